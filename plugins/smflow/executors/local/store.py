@@ -1,0 +1,172 @@
+"""An on-disk object store standing in for S3: `s3://bucket/key` ↔ `<root>/bucket/key`.
+
+Writes are atomic (temp file in the same directory, then `os.replace`), so a reader — or a crash —
+never sees half an object. The same pipeline runs on AWS with only the storage root changed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+SCHEME = "s3://"
+_PART_SUFFIX = ".smflow-part"
+
+
+class ObjectNotFoundError(FileNotFoundError):
+    """No object (or no object under a prefix) at an `s3://` URI."""
+
+    def __init__(self, uri: str, root: Path):
+        super().__init__(
+            f"{uri}: no such object in the local store (looked under {root}). "
+            "Check the URI, or run the step that writes it first."
+        )
+        self.uri = uri
+
+
+class InvalidUriError(ValueError):
+    pass
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/a/b` → (`bucket`, `a/b`); rejects anything that is not an s3 URI."""
+    if not uri.startswith(SCHEME):
+        raise InvalidUriError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len(SCHEME):].partition("/")
+    if not bucket:
+        raise InvalidUriError(f"{uri!r} has no bucket name")
+    parts = [p for p in key.split("/") if p]
+    if any(p in {".", ".."} for p in parts):
+        raise InvalidUriError(f"{uri!r}: '.' and '..' are not allowed in keys")
+    return bucket, "/".join(parts)
+
+
+class LocalStore:
+    """S3 semantics on a directory: objects are files, prefixes are plain string prefixes."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).resolve()
+
+    def path_for(self, uri: str) -> Path:
+        bucket, key = split_uri(uri)
+        return self.root / bucket / key if key else self.root / bucket
+
+    def exists(self, uri: str) -> bool:
+        path = self.path_for(uri)
+        return path.is_file() or (path.is_dir() and any(self._walk(path)))
+
+    def read_bytes(self, uri: str) -> bytes:
+        path = self.path_for(uri)
+        if not path.is_file():
+            raise ObjectNotFoundError(uri, self.root)
+        return path.read_bytes()
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        path = self.path_for(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PART_SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def upload_file(self, source: Path, uri: str) -> None:
+        path = self.path_for(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PART_SUFFIX)
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def upload_dir(self, source: Path, prefix_uri: str) -> list[str]:
+        """Upload every regular file under `source` (symlinks are not followed, as on SageMaker)."""
+        written = []
+        base = prefix_uri.rstrip("/")
+        for file in sorted(source.rglob("*")):
+            if file.is_file() and not file.is_symlink():
+                uri = f"{base}/{file.relative_to(source).as_posix()}"
+                self.upload_file(file, uri)
+                written.append(uri)
+        return written
+
+    def upload_tar(self, source: Path, uri: str) -> None:
+        """Pack a directory's contents (from inside it, as SageMaker packs model.tar.gz) and store it."""
+        path = self.path_for(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PART_SUFFIX)
+        os.close(fd)
+        try:
+            with tarfile.open(tmp, "w:gz") as tar:
+                for item in sorted(source.iterdir()) if source.is_dir() else [source]:
+                    tar.add(item, arcname=item.name)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def list(self, prefix_uri: str) -> list[str]:
+        """Every object URI that starts with `prefix_uri` (string prefix, as S3 ListObjectsV2)."""
+        bucket, key = split_uri(prefix_uri)
+        bucket_dir = self.root / bucket
+        if not bucket_dir.is_dir():
+            return []
+        # Walk only the deepest directory the prefix fully names, then filter by string prefix.
+        head = key.rsplit("/", 1)[0] if "/" in key else ""
+        start = bucket_dir / head if head else bucket_dir
+        if not start.is_dir():
+            return []
+        uris = []
+        for file in self._walk(start):
+            rel = file.relative_to(bucket_dir).as_posix()
+            if rel.startswith(key):
+                uris.append(f"{SCHEME}{bucket}/{rel}")
+        return sorted(uris)
+
+    def download(self, uri: str, dest: Path) -> list[Path]:
+        """Copy an object, or every object under a prefix, into directory `dest` (keys relative to the prefix).
+
+        A prefix is treated as a folder: `s3://b/data` matches `data/x.csv` but not `database.csv`,
+        mirroring how SageMaker stages an S3Prefix channel.
+        """
+        dest.mkdir(parents=True, exist_ok=True)
+        path = self.path_for(uri)
+        if path.is_file():
+            target = dest / path.name
+            shutil.copyfile(path, target)
+            return [target]
+        if not path.is_dir():
+            raise ObjectNotFoundError(uri, self.root)
+        copied = []
+        for file in self._walk(path):
+            target = dest / file.relative_to(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, target)
+            copied.append(target)
+        if not copied:
+            raise ObjectNotFoundError(uri, self.root)
+        return copied
+
+    def delete(self, uri: str) -> None:
+        path = self.path_for(uri)
+        if path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+
+    @staticmethod
+    def _walk(top: Path) -> Iterator[Path]:
+        for dirpath, _dirs, files in os.walk(top):
+            for name in files:
+                if not name.endswith(_PART_SUFFIX):
+                    yield Path(dirpath) / name
