@@ -1,0 +1,161 @@
+"""YAML → plain data with a position for every key and value, and `${VAR:-default}` interpolation.
+
+Positions are what make errors useful: pydantic reports a key path, and `SourceMap` turns it into a
+line and column. Interpolation happens per scalar *after* parsing, so an environment value can never
+break YAML syntax (dag-factory expands the raw text and can).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smflow.spec.errors import Path_, SpecError, SpecIssue, format_key_path
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
+
+
+@dataclass
+class SourceMap:
+    """Where each key path sits in one file: the value's position and, for mapping entries, the key's."""
+
+    file: str
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, path: Path_, *, prefer_key: bool = False) -> tuple[int, int]:
+        """Closest known position for `path`, walking up to a parent when the exact path is absent."""
+        probe = tuple(path)
+        while True:
+            if prefer_key and probe in self.keys:
+                return self.keys[probe]
+            if probe in self.values:
+                return self.values[probe]
+            if probe in self.keys:
+                return self.keys[probe]
+            if not probe:
+                return (1, 1)
+            probe = probe[:-1]
+
+    def issue(self, path: Path_, message: str, *, prefer_key: bool = False) -> SpecIssue:
+        line, col = self.position(path, prefer_key=prefer_key)
+        return SpecIssue(self.file, line, col, format_key_path(path), message)
+
+
+@dataclass
+class LoadedYaml:
+    data: Any
+    source: SourceMap
+
+
+def interpolate(text: str, env: Mapping[str, str], on_missing: list[str]) -> str:
+    """`${VAR}`, `${VAR:-default}` (default when unset or empty), `${VAR-default}` (only when unset); `$$` → `$`."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, default = match.group(1), match.group(2), match.group(3)
+        value = env.get(name)
+        if op == ":-" and not value:
+            return default or ""
+        if op == "-" and value is None:
+            return default or ""
+        if value is None:
+            on_missing.append(name)
+            return match.group(0)
+        return value
+
+    return _VAR.sub(replace, text)
+
+
+def _position(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    """Turns a composed YAML node tree into Python data, recording positions and collecting issues."""
+
+    def __init__(self, loader: yaml.SafeLoader, source: SourceMap, env: Mapping[str, str]):
+        self.loader = loader
+        self.source = source
+        self.env = env
+        self.issues: list[SpecIssue] = []
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.source.values.setdefault(path, _position(node))
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)  # resolves `<<:` merge keys as PyYAML's constructor does
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool) or key is None:
+                    self.issues.append(self.source.issue(path, f"mapping key {key!r} must be a plain scalar"))
+                    continue
+                key = str(key) if not isinstance(key, str) else key
+                child = (*path, key)
+                if key in out:
+                    first = self.source.keys[child]
+                    self.source.keys[child] = _position(key_node)
+                    self.issues.append(self.source.issue(
+                        child, f"duplicate key '{key}' (first defined at line {first[0]}); remove one of them",
+                        prefer_key=True))
+                self.source.keys.setdefault(child, _position(key_node))
+                out[key] = self.build(value_node, child)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, str) and "$" in value:
+            missing: list[str] = []
+            value = interpolate(value, self.env, missing)
+            for name in missing:
+                self.issues.append(self.source.issue(
+                    path, f"environment variable ${{{name}}} is not set; export it or give a default: "
+                          f"${{{name}:-value}}"))
+        return value
+
+
+def load_yaml_text(text: str, file: str, env: Mapping[str, str] | None = None) -> LoadedYaml:
+    """Parse one YAML document safely (no Python tags); raise `SpecError` with every issue found."""
+    source = SourceMap(file)
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            problem = f"{e.context + '; ' if e.context else ''}{e.problem or 'invalid YAML'}"
+            raise SpecError([SpecIssue(file, line, col, "<yaml>",
+                                       f"YAML syntax error: {problem}; fix the indentation or quoting here")]) from None
+        except yaml.YAMLError as e:
+            raise SpecError([SpecIssue(file, 1, 1, "<yaml>", f"YAML error: {e}")]) from None
+        if node is None:
+            raise SpecError([SpecIssue(file, 1, 1, "<root>", "the file is empty; a pipeline spec is a mapping")])
+        builder = _Builder(loader, source, os.environ if env is None else env)
+        try:
+            data = builder.build(node, ())
+        except yaml.constructor.ConstructorError as e:
+            mark = e.problem_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            raise SpecError([SpecIssue(file, line, col, "<yaml>",
+                                       f"{e.problem}; only plain YAML is allowed (no Python tags)")]) from None
+        if builder.issues:
+            raise SpecError(builder.issues)
+        return LoadedYaml(data, source)
+    finally:
+        loader.dispose()
+
+
+def load_yaml_file(path: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError([SpecIssue(str(path), 1, 1, "<file>", f"cannot read the file: {e}")]) from None
+    return load_yaml_text(text, str(path), env)

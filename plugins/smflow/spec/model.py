@@ -1,0 +1,248 @@
+"""The native pipeline spec as pydantic models: strict (unknown keys are errors), terse (every default filled).
+
+Pure data: this module never imports Airflow or boto3, so it can be validated, schema-exported and tested
+anywhere. Semantics that need the whole document (references, cycles, files on disk) live in resolve.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=40)]
+Scalar = str | int | float | bool
+
+REFERENCE_HELP = (
+    "an input is a step output reference `step.output` (or `model.step.output` across model units), "
+    "an `s3://bucket/key` URI, or a local path containing '/' (e.g. `./data/train.csv`) that is uploaded"
+)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(StrictModel):
+    """The long form of an input: a source plus a sub-prefix under it (e.g. one folder of a step's output)."""
+
+    source: str = Field(description=REFERENCE_HELP)
+    prefix: str = Field("", description="appended under the source's S3 prefix, e.g. `test` → <source>/test")
+    content_type: str | None = None
+
+
+Input = str | InputSpec
+
+
+class ImageSpec(StrictModel):
+    """A container image: a framework + version resolved through the SageMaker SDK, or an explicit URI."""
+
+    framework: str | None = Field(None, description="sklearn, xgboost, pytorch, tensorflow, …")
+    version: str | None = Field(None, description="framework version as SageMaker names it, e.g. 1.2-1")
+    py_version: str | None = None
+    uri: str | None = Field(None, description="explicit ECR image URI; overrides framework/version")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ImageSpec:
+        if self.uri is None and not (self.framework and self.version):
+            raise ValueError("give either `uri`, or both `framework` and `version` (e.g. sklearn / 1.2-1)")
+        return self
+
+
+class Defaults(StrictModel):
+    """Settings every step inherits unless it overrides them."""
+
+    role: str = Field("arn:aws:iam::000000000000:role/service-role/SmflowSageMakerRole",
+                      description="IAM role ARN SageMaker jobs assume")
+    bucket: str = Field("smflow", description="S3 bucket (the local store maps it to a directory)")
+    prefix: str | None = Field(None, description="key prefix for everything the pipeline writes; default: name")
+    region: str = "us-east-1"
+    instance_type: str = "ml.m5.large"
+    instance_count: Annotated[int, Field(ge=1)] = 1
+    volume_size_gb: Annotated[int, Field(ge=1)] = 30
+    max_runtime_seconds: Annotated[int, Field(ge=1, le=2419200)] = 86400
+    image: ImageSpec = ImageSpec(framework="sklearn", version="1.2-1")
+    tags: dict[str, str] = {}
+    environment: dict[str, str] = {}
+
+
+class StepBase(StrictModel):
+    name: Name
+    depends_on: list[str] = Field([], description="extra upstream steps (`step` or `model.step`)")
+    instance_type: str | None = None
+    instance_count: Annotated[int, Field(ge=1)] | None = None
+    image: ImageSpec | None = None
+    environment: dict[str, str] = {}
+    max_runtime_seconds: Annotated[int, Field(ge=1, le=2419200)] | None = None
+    retries: Annotated[int, Field(ge=0, le=10)] = 0
+
+
+class ProcessingStep(StepBase):
+    """A processing job running `entry_point` with inputs under /opt/ml/processing/input/<name>."""
+
+    type: Literal["processing"]
+    entry_point: str
+    arguments: list[str] = []
+    inputs: dict[Name, Input] = Field({}, description=REFERENCE_HELP)
+    outputs: list[Name] = Field([], description="names; each is /opt/ml/processing/output/<name>")
+
+
+class TrainingStep(StepBase):
+    """A script-mode training job; outputs `model` (model.tar.gz) and `output` (output.tar.gz)."""
+
+    type: Literal["training"]
+    entry_point: str
+    hyperparameters: dict[str, Scalar] = {}
+    inputs: dict[Name, Input] = Field({}, description="channel name → " + REFERENCE_HELP)
+    input_mode: Literal["File", "FastFile"] = "File"
+    metrics: dict[str, Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        {}, description="metric name → regex with one capture group, applied to the job's log")
+
+
+class CreateModelStep(StepBase):
+    """A SageMaker Model from a training step's artifact and an inference script (code/inference.py contract)."""
+
+    type: Literal["create_model"]
+    model: str = Field(description="training step (`train` or `model.train`) whose model.tar.gz to serve")
+    entry_point: str = "inference.py"
+
+
+class TransformStep(StepBase):
+    """A batch transform job; output `predictions` holds one `<input>.out` per input object."""
+
+    type: Literal["transform"]
+    model: str = Field(description="create_model step to run")
+    input: Input = Field(description=REFERENCE_HELP)
+    content_type: str = "text/csv"
+    accept: str | None = None
+    split_type: Literal["None", "Line"] = "Line"
+    batch_strategy: Literal["SingleRecord", "MultiRecord"] = "MultiRecord"
+    max_payload_mb: Annotated[int, Field(ge=0, le=100)] = 6
+    max_concurrent_transforms: Annotated[int, Field(ge=1)] = 1
+    assemble_with: Literal["None", "Line"] = "Line"
+    input_filter: str | None = None
+    join_source: Literal["None", "Input"] | None = None
+    output_filter: str | None = None
+
+
+class EvaluationStep(StepBase):
+    """A processing job that writes a metrics report (`report`, JSON) to /opt/ml/processing/evaluation."""
+
+    type: Literal["evaluation"]
+    entry_point: str
+    arguments: list[str] = []
+    inputs: dict[Name, Input] = Field({}, description=REFERENCE_HELP)
+    report: str = Field("evaluation.json", description="file name of the metrics JSON the script writes")
+
+
+Comparison = Literal["lt", "le", "gt", "ge", "eq", "ne"]
+
+
+class Check(StrictModel):
+    metric: str = Field(description="dotted path into the report JSON, e.g. regression_metrics.mse.value")
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+    eq: float | None = None
+    ne: float | None = None
+
+    @model_validator(mode="after")
+    def _one_comparison(self) -> Check:
+        given = [op for op in ("lt", "le", "gt", "ge", "eq", "ne") if getattr(self, op) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of lt, le, gt, ge, eq, ne (got {given or 'none'})")
+        return self
+
+
+class BeatApproved(StrictModel):
+    """The new model must beat the currently approved version in `group` by `margin`."""
+
+    metric: str
+    direction: Literal["minimize", "maximize"]
+    margin: Annotated[float, Field(ge=0)] = 0.0
+    group: str | None = Field(None, description="model package group; default: the unit's register step group")
+
+
+class ConditionStep(StrictModel):
+    """A gate on an evaluation report: when it does not hold, downstream steps are skipped (or the run fails)."""
+
+    name: Name
+    type: Literal["condition"]
+    report: str = Field(description="evaluation step whose report to read")
+    checks: list[Check] = []
+    beat_approved: BeatApproved | None = None
+    on_fail: Literal["skip", "fail"] = "skip"
+    depends_on: list[str] = []
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> ConditionStep:
+        if not self.checks and self.beat_approved is None:
+            raise ValueError("a condition needs `checks`, `beat_approved`, or both")
+        return self
+
+
+class RegisterStep(StepBase):
+    """A model package version in the registry (SageMaker Model Registry, or the local SQLite one)."""
+
+    type: Literal["register"]
+    model: str = Field(description="training step whose model.tar.gz to register")
+    group: str | None = Field(None, description="model package group; default `<pipeline>-<model unit>`")
+    approval: Literal["Approved", "PendingManualApproval", "Rejected"] = "PendingManualApproval"
+    report: str | None = Field(None, description="evaluation step whose report becomes the model metrics")
+    entry_point: str = "inference.py"
+    content_types: list[str] = ["text/csv"]
+    response_types: list[str] = ["text/csv"]
+
+
+class DeployStep(StepBase):
+    type: Literal["deploy"]
+    model: str = Field(description="create_model step to deploy")
+    endpoint_name: str | None = Field(None, description="default `<pipeline>-<model unit>`")
+
+
+Step = Annotated[
+    ProcessingStep | TrainingStep | CreateModelStep | TransformStep | EvaluationStep | ConditionStep
+    | RegisterStep | DeployStep,
+    Field(discriminator="type"),
+]
+
+
+class ModelUnit(StrictModel):
+    """One model's steps; scripts are found in `source_dir` (relative to the YAML file)."""
+
+    source_dir: str = "."
+    steps: Annotated[list[Step], Field(min_length=1)]
+
+
+class AssetSchedule(StrictModel):
+    assets: Annotated[list[str], Field(min_length=1)] = Field(description="asset URIs; all must update (AND)")
+
+
+ScheduleValue = str | AssetSchedule | None
+
+
+class Schedules(StrictModel):
+    train: ScheduleValue = Field(None, description="cron, preset (@daily), `{assets: [...]}` or null (manual)")
+
+
+class Options(StrictModel):
+    task_ids: Literal["qualified", "step"] = Field(
+        "qualified", description="`qualified`: task ids are `<model>.<step>`; `step`: the bare step name")
+
+
+class PipelineSpec(StrictModel):
+    """One ML project: model units, their steps, schedules and extra dependencies."""
+
+    pipeline: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=48)]
+    description: str = ""
+    defaults: Defaults = Defaults()
+    schedule: Schedules = Schedules()
+    options: Options = Options()
+    models: Annotated[dict[Name, ModelUnit], Field(min_length=1)]
+    dependencies: list[str] = Field([], description="Airflow notation: `a >> b >> c` (step or model.step)")
+
+    @property
+    def prefix(self) -> str:
+        return (self.defaults.prefix or self.pipeline).strip("/")

@@ -1,0 +1,293 @@
+"""Whole-document checks and the step graph: references, duplicate names, cycles, files, schedules.
+
+Everything here needs more than one key at a time, so pydantic cannot do it; every problem is collected
+with its position and raised together, like the schema errors.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smflow.spec.errors import Path_, SpecError, SpecIssue
+from smflow.spec.load import SourceMap
+from smflow.spec.model import (
+    ConditionStep,
+    CreateModelStep,
+    DeployStep,
+    EvaluationStep,
+    Input,
+    InputSpec,
+    PipelineSpec,
+    ProcessingStep,
+    RegisterStep,
+    Step,
+    TrainingStep,
+    TransformStep,
+)
+
+AIRFLOW_PRESETS = frozenset({"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly",
+                             "@yearly", "@annually"})
+
+
+def step_outputs(step: Step) -> tuple[str, ...]:
+    """Named outputs other steps may reference as `step.output`."""
+    if isinstance(step, ProcessingStep):
+        return tuple(step.outputs)
+    if isinstance(step, TrainingStep):
+        return ("model", "output")
+    if isinstance(step, TransformStep):
+        return ("predictions",)
+    if isinstance(step, EvaluationStep):
+        return ("evaluation",)
+    return ()
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    task_id: str
+    output: str
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    """Where an input comes from: another step's output, an s3:// URI, or an absolute local path to upload."""
+
+    source: OutputRef | str
+    prefix: str = ""
+    content_type: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.source, str) and not self.source.startswith("s3://")
+
+
+@dataclass(frozen=True)
+class StepNode:
+    task_id: str
+    unit: str
+    step: Step
+    path: Path_
+    source_dir: Path
+
+
+@dataclass
+class PipelineDocument:
+    """A validated spec with everything later stages need: where it came from, its graph, resolved inputs."""
+
+    spec: PipelineSpec
+    file: Path
+    base_dir: Path
+    nodes: dict[str, StepNode]
+    edges: list[tuple[str, str]]
+    inputs: dict[tuple[str, str], ResolvedInput] = field(default_factory=dict)  # (task_id, input name) →
+    sources: list[Path] = field(default_factory=list)
+
+
+def is_reference(value: str) -> bool:
+    """Dotted identifiers without '/' or a scheme are step-output references; anything else is a location."""
+    return "://" not in value and "/" not in value and "." in value and not value.startswith(".")
+
+
+class _Resolver:
+    def __init__(self, spec: PipelineSpec, source: SourceMap, base_dir: Path):
+        self.spec = spec
+        self.source = source
+        self.base_dir = base_dir
+        self.issues: list[SpecIssue] = []
+        self.nodes: dict[str, StepNode] = {}
+        self.by_unit: dict[str, dict[str, StepNode]] = {}
+        self.edges: set[tuple[str, str]] = set()
+        self.inputs: dict[tuple[str, str], ResolvedInput] = {}
+
+    def error(self, path: Path_, message: str, *, key: bool = False) -> None:
+        self.issues.append(self.source.issue(path, message, prefer_key=key))
+
+    def task_id(self, unit: str, step: str) -> str:
+        return step if self.spec.options.task_ids == "step" else f"{unit}.{step}"
+
+    def collect_nodes(self) -> None:
+        for unit_name, unit in self.spec.models.items():
+            unit_path: Path_ = ("models", unit_name)
+            source_dir = (self.base_dir / unit.source_dir).resolve()
+            if not source_dir.is_dir():
+                self.error((*unit_path, "source_dir"), f"directory {source_dir} does not exist; "
+                                                       "source_dir is relative to this YAML file")
+            steps = self.by_unit.setdefault(unit_name, {})
+            for index, step in enumerate(unit.steps):
+                path = (*unit_path, "steps", index, "name")
+                task_id = self.task_id(unit_name, step.name)
+                if step.name in steps or task_id in self.nodes:
+                    across = step.name not in steps
+                    first = self.nodes[task_id] if across else steps[step.name]
+                    line = self.source.position(first.path)[0]
+                    self.error(path, f"duplicate step name '{step.name}' (first used at line {line}); step names "
+                                     "must be unique " + ("across the pipeline when options.task_ids is `step`"
+                                                          if across else "within a model unit"))
+                    continue
+                node = StepNode(task_id, unit_name, step, path[:-1], source_dir)
+                steps[step.name] = node
+                self.nodes[task_id] = node
+
+    def find_step(self, unit: str, name: str, path: Path_, *, kinds: tuple[type, ...] = ()) -> StepNode | None:
+        """`step` (same unit) or `unit.step`."""
+        target_unit, _, step_name = name.rpartition(".")
+        target_unit = target_unit or unit
+        node = self.by_unit.get(target_unit, {}).get(step_name)
+        if node is None:
+            known = sorted(self.by_unit.get(target_unit, {}))
+            where = f"model unit '{target_unit}'" if target_unit in self.by_unit else \
+                f"this pipeline (no model unit '{target_unit}'; units: {', '.join(sorted(self.by_unit))})"
+            self.error(path, f"unknown step '{name}' in {where}; known steps: {', '.join(known) or 'none'}")
+            return None
+        if kinds and not isinstance(node.step, kinds):
+            wanted = " or ".join(k.model_fields["type"].annotation.__args__[0] for k in kinds)  # type: ignore
+            self.error(path, f"step '{name}' is a {node.step.type} step; this needs a {wanted} step")
+            return None
+        return node
+
+    def resolve_input(self, node: StepNode, name: str, given: Input, path: Path_) -> None:
+        spec = given if isinstance(given, InputSpec) else InputSpec(source=given)
+        if isinstance(given, InputSpec):
+            path = (*path, "source")
+        source = self.resolve_source(node, spec.source, path)
+        if source is not None:
+            self.inputs[(node.task_id, name)] = ResolvedInput(source, spec.prefix.strip("/"), spec.content_type)
+
+    def resolve_source(self, node: StepNode, value: str, path: Path_) -> OutputRef | str | None:
+        if not is_reference(value):
+            if value.startswith("s3://"):
+                return value
+            if "://" in value:
+                self.error(path, f"'{value}': only s3:// URIs, local paths or step references are supported")
+                return None
+            local = (self.base_dir / value).resolve()
+            if not local.exists():
+                self.error(path, f"local input {local} does not exist; paths are relative to this YAML file")
+                return None
+            return str(local)
+        parts = value.split(".")
+        if len(parts) > 3:
+            self.error(path, f"reference '{value}' has too many parts; use `step.output` or `model.step.output`")
+            return None
+        step_name, output = ".".join(parts[:-1]), parts[-1]
+        upstream = self.find_step(node.unit, step_name, path)
+        if upstream is None:
+            return None
+        outputs = step_outputs(upstream.step)
+        if output not in outputs:
+            self.error(path, f"step '{step_name}' has no output '{output}'; its outputs: "
+                             f"{', '.join(outputs) or 'none'}")
+            return None
+        self.edges.add((upstream.task_id, node.task_id))
+        return OutputRef(upstream.task_id, output)
+
+    def link(self, node: StepNode, target: str, key: str | Path_, kinds: tuple[type, ...]) -> None:
+        path = (*node.path, key) if isinstance(key, str) else (*node.path, *key)
+        upstream = self.find_step(node.unit, target, path, kinds=kinds)
+        if upstream is not None:
+            self.edges.add((upstream.task_id, node.task_id))
+
+    def check_file(self, node: StepNode, relative: str, key: str) -> None:
+        if node.source_dir.is_dir() and not (node.source_dir / relative).is_file():
+            self.error((*node.path, key), f"file {node.source_dir / relative} does not exist; entry points are "
+                                          f"relative to the model's source_dir ({node.source_dir})")
+
+    def resolve_step(self, node: StepNode) -> None:  # noqa: C901 - one branch per step kind reads best
+        step = node.step
+        if isinstance(step, ProcessingStep | EvaluationStep | TrainingStep):
+            self.check_file(node, step.entry_point, "entry_point")
+            for name, value in step.inputs.items():
+                self.resolve_input(node, name, value, (*node.path, "inputs", name))
+        if isinstance(step, TransformStep):
+            self.resolve_input(node, "input", step.input, (*node.path, "input"))
+            self.link(node, step.model, "model", (CreateModelStep,))
+        elif isinstance(step, CreateModelStep):
+            self.check_file(node, step.entry_point, "entry_point")
+            self.link(node, step.model, "model", (TrainingStep,))
+        elif isinstance(step, RegisterStep):
+            self.check_file(node, step.entry_point, "entry_point")
+            self.link(node, step.model, "model", (TrainingStep,))
+            if step.report:
+                self.link(node, step.report, "report", (EvaluationStep,))
+        elif isinstance(step, DeployStep):
+            self.link(node, step.model, "model", (CreateModelStep,))
+        elif isinstance(step, ConditionStep):
+            self.link(node, step.report, "report", (EvaluationStep,))
+            if step.beat_approved and step.beat_approved.group is None and not any(
+                    isinstance(n.step, RegisterStep) for n in self.by_unit[node.unit].values()):
+                self.error((*node.path, "beat_approved"), "no register step in this model unit to take the "
+                                                          "group from; set beat_approved.group")
+        for index, upstream in enumerate(step.depends_on):
+            self.link(node, upstream, ("depends_on", index), ())
+
+    def resolve_dependency_lines(self) -> None:
+        for index, line in enumerate(self.spec.dependencies):
+            path: Path_ = ("dependencies", index)
+            groups = [g.strip() for g in line.split(">>")]
+            if len(groups) < 2 or any(not g for g in groups):
+                self.error(path, f"'{line}' is not of the form `a >> b` (Airflow notation, `>>` between names)")
+                continue
+            resolved: list[list[str]] = []
+            for group in groups:
+                names = [n.strip() for n in group.strip("[]").split(",")] if group.startswith("[") else [group]
+                ids = []
+                for name in names:
+                    node = self.lookup_any(name)
+                    if node is None:
+                        self.error(path, f"unknown step '{name}' in dependency line; use `step` (if unique) or "
+                                         f"`model.step`; known: {', '.join(sorted(self.nodes))}")
+                    else:
+                        ids.append(node.task_id)
+                resolved.append(ids)
+            for left, right in zip(resolved, resolved[1:], strict=False):
+                self.edges.update((a, b) for a in left for b in right)
+
+    def lookup_any(self, name: str) -> StepNode | None:
+        if name in self.nodes:
+            return self.nodes[name]
+        unit, _, step = name.rpartition(".")
+        if unit:
+            return self.by_unit.get(unit, {}).get(step)
+        matches = [units[name] for units in self.by_unit.values() if name in units]
+        return matches[0] if len(matches) == 1 else None
+
+    def check_cycles(self) -> list[str]:
+        sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+        for task_id in self.nodes:
+            sorter.add(task_id)
+        for a, b in self.edges:
+            sorter.add(b, a)
+        try:
+            return list(sorter.static_order())
+        except graphlib.CycleError as e:
+            cycle = e.args[1]
+            first = self.nodes[cycle[0]]
+            self.error(first.path, f"dependency cycle: {' >> '.join(cycle)}; remove one of these edges "
+                                   "(from step references, depends_on or dependencies lines)")
+            return list(self.nodes)
+
+    def check_schedule(self) -> None:
+        value = self.spec.schedule.train
+        if isinstance(value, str) and value not in AIRFLOW_PRESETS:
+            from croniter import croniter
+
+            if not croniter.is_valid(value):
+                self.error(("schedule", "train"), f"'{value}' is not a valid cron expression or preset; use 5 fields "
+                                                 "like '0 3 * * *', or one of " + ", ".join(sorted(AIRFLOW_PRESETS)))
+
+
+def resolve(spec: PipelineSpec, source: SourceMap, file: Path) -> PipelineDocument:
+    resolver = _Resolver(spec, source, file.parent.resolve())
+    resolver.collect_nodes()
+    for node in list(resolver.nodes.values()):
+        resolver.resolve_step(node)
+    resolver.resolve_dependency_lines()
+    resolver.check_schedule()
+    order = resolver.check_cycles()
+    if resolver.issues:
+        raise SpecError(resolver.issues)
+    nodes = {task_id: resolver.nodes[task_id] for task_id in order}
+    return PipelineDocument(spec, file, resolver.base_dir, nodes, sorted(resolver.edges), resolver.inputs)
+
