@@ -82,6 +82,7 @@ class PipelineDocument:
     nodes: dict[str, StepNode]
     edges: list[tuple[str, str]]
     inputs: dict[tuple[str, str], ResolvedInput] = field(default_factory=dict)  # (task_id, input name) →
+    source: SourceMap | None = None
     sources: list[Path] = field(default_factory=list)
 
 
@@ -289,5 +290,5 @@ def resolve(spec: PipelineSpec, source: SourceMap, file: Path) -> PipelineDocume
     if resolver.issues:
         raise SpecError(resolver.issues)
     nodes = {task_id: resolver.nodes[task_id] for task_id in order}
-    return PipelineDocument(spec, file, resolver.base_dir, nodes, sorted(resolver.edges), resolver.inputs)
+    return PipelineDocument(spec, file, resolver.base_dir, nodes, sorted(resolver.edges), resolver.inputs, source=source)
 

@@ -1,0 +1,91 @@
+"""A validated document → per-DAG plain data (tasks in topological order + edges), JSON-serialisable.
+
+This middle layer is what gets cached, printed by `smflow compile --json` and tested without Airflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from smflow.compile.requests import CompiledTask, RequestCompiler
+from smflow.spec.errors import SpecError, SpecIssue
+from smflow.spec.resolve import PipelineDocument
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class CompiledDag:
+    dag_id: str
+    schedule: str | dict[str, Any] | None
+    tasks: list[CompiledTask]
+    edges: list[tuple[str, str]]
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"dag_id": self.dag_id, "schedule": self.schedule, "description": self.description,
+                "tags": self.tags, "tasks": [t.as_json() for t in self.tasks],
+                "edges": [list(e) for e in self.edges]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CompiledDag:
+        return cls(data["dag_id"], data["schedule"], [CompiledTask.from_json(t) for t in data["tasks"]],
+                   [(a, b) for a, b in data["edges"]], data.get("description", ""), data.get("tags", []))
+
+    def task(self, task_id: str) -> CompiledTask:
+        return next(t for t in self.tasks if t.task_id == task_id)
+
+
+@dataclass
+class CompiledPipeline:
+    name: str
+    file: str
+    dags: list[CompiledDag]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "file": self.file, "dags": [d.as_json() for d in self.dags]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CompiledPipeline:
+        return cls(data["name"], data["file"], [CompiledDag.from_json(d) for d in data["dags"]])
+
+    def dag(self, kind: str) -> CompiledDag:
+        dag_id = f"{self.name}__{kind}"
+        for dag in self.dags:
+            if dag.dag_id == dag_id:
+                return dag
+        raise KeyError(f"pipeline {self.name} has no '{kind}' DAG; it has: "
+                       + ", ".join(d.dag_id.split("__")[-1] for d in self.dags))
+
+
+def _schedule(doc: PipelineDocument) -> str | dict[str, Any] | None:
+    value = doc.spec.schedule.train
+    if value is None or isinstance(value, str):
+        return value
+    return {"assets": list(value.assets)}
+
+
+def compile_pipeline(doc: PipelineDocument) -> CompiledPipeline:
+    """Compile every DAG of a pipeline; image-resolution problems come back as positioned `SpecError`s."""
+    compiler = RequestCompiler(doc)
+    tasks: list[CompiledTask] = []
+    issues: list[SpecIssue] = []
+    for node in doc.nodes.values():
+        try:
+            tasks.append(compiler.compile(node))
+        except SpecError as e:
+            issues.extend(e.issues)
+    if issues:
+        raise SpecError(issues)
+    spec = doc.spec
+    train = CompiledDag(
+        dag_id=f"{spec.pipeline}__train",
+        schedule=_schedule(doc),
+        tasks=tasks,
+        edges=list(doc.edges),
+        description=spec.description or f"Retraining pipeline {spec.pipeline} (smflow, from {doc.file.name})",
+        tags=["smflow", "train", spec.pipeline],
+    )
+    return CompiledPipeline(spec.pipeline, str(doc.file), [train])

@@ -1,0 +1,41 @@
+"""Deterministic SageMaker names: the same (dag_id, run_id, task_id) always gives the same job name.
+
+A retried task therefore finds the job its earlier try started instead of creating a duplicate, which the
+Amazon provider's timestamp suffix cannot do. Names satisfy SageMaker's `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_NAME = 63
+_NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9]+")
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def slug(text: str) -> str:
+    """Letters and digits joined by single hyphens (dots, underscores and runs of symbols become '-')."""
+    return _NOT_ALLOWED.sub("-", text).strip("-")
+
+
+def digest(*parts: str, length: int = 10) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:length]
+
+
+def job_name(dag_id: str, run_id: str, task_id: str, attempt: int = 1) -> str:
+    """`<pipeline>-<task>-<hash>`, ≤ 63 chars; attempt > 1 (a retry after a failed job) adds `-a<n>`."""
+    pipeline = dag_id.split("__", 1)[0]
+    suffix = digest(dag_id, run_id, task_id) + (f"-a{attempt}" if attempt > 1 else "")
+    base = slug(f"{pipeline}-{task_id}")[: MAX_NAME - len(suffix) - 1].rstrip("-") or "smflow"
+    return f"{base}-{suffix}"
+
+
+def run_key(run_id: str) -> str:
+    """A path-safe, collision-free folder name for one DAG run (run ids contain ':' and '+')."""
+    return f"{slug(run_id)[:40]}-{digest(run_id, length=8)}"
+
+
+def client_token(dag_id: str, run_id: str, task_id: str) -> str:
+    """Idempotency token (≤ 36 chars) so a retried registration never creates a second version."""
+    return digest(dag_id, run_id, task_id, length=32)

@@ -1,0 +1,380 @@
+"""Each step → the exact SageMaker API request that runs it, with every default filled in.
+
+Requests carry a few Jinja placeholders rendered per DAG run by the operator (`smflow.job_name`,
+`smflow.run_key`, `smflow.output(task, name)`), because job names and upstream artifacts are only known
+at run time. Everything else is final here, and `smflow compile --json` shows it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from smflow.compile.images import ImageResolutionError, resolve_image
+from smflow.compile.naming import slug
+from smflow.spec.errors import SpecError
+from smflow.spec.model import (
+    ConditionStep,
+    CreateModelStep,
+    DeployStep,
+    EvaluationStep,
+    ImageSpec,
+    ProcessingStep,
+    RegisterStep,
+    StepBase,
+    TrainingStep,
+    TransformStep,
+)
+from smflow.spec.resolve import OutputRef, PipelineDocument, ResolvedInput, StepNode
+
+JOB_NAME = "{{ smflow.job_name }}"
+PROCESSING_ROOT = "/opt/ml/processing"
+CODE_DIR = f"{PROCESSING_ROOT}/input/code"
+EVALUATION_DIR = f"{PROCESSING_ROOT}/evaluation"
+
+
+@dataclass
+class CompiledTask:
+    """One Airflow task as plain data: what to call, with which request, and what it hands downstream."""
+
+    task_id: str
+    kind: str
+    operation: str | None
+    request: dict[str, Any]
+    outputs: dict[str, str] = field(default_factory=dict)
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+    pre: list[dict[str, Any]] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    retries: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id, "kind": self.kind, "operation": self.operation, "request": self.request,
+            "outputs": self.outputs, "uploads": self.uploads, "pre": self.pre, "params": self.params,
+            "retries": self.retries,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CompiledTask:
+        return cls(**data)
+
+
+class RequestCompiler:
+    """Builds requests for one pipeline document; image lookups are memoised by images.resolve_image."""
+
+    def __init__(self, doc: PipelineDocument):
+        self.doc = doc
+        self.spec = doc.spec
+        self.defaults = doc.spec.defaults
+        self.root = f"s3://{self.defaults.bucket}/{doc.spec.prefix}"
+
+    # ---- shared pieces ------------------------------------------------------------------------
+
+    def run_prefix(self, node: StepNode) -> str:
+        return f"{self.root}/runs/{{{{ smflow.run_key }}}}/{slug(node.task_id)}"
+
+    def image(self, node: StepNode, scope: str) -> str:
+        step = node.step
+        spec: ImageSpec = (step.image if isinstance(step, StepBase) and step.image else None) or self.defaults.image
+        if spec.uri:
+            return spec.uri
+        assert spec.framework and spec.version
+        try:
+            return resolve_image(spec.framework, spec.version, self.defaults.region, self.instance_type(node),
+                                 scope, spec.py_version)
+        except ImageResolutionError as e:
+            key = ("image",) if isinstance(step, StepBase) and step.image else ()
+            path = (*node.path, *key) if key else ("defaults", "image")
+            if self.doc.source is None:
+                raise SpecError([]) from e
+            raise SpecError([self.doc.source.issue(path, f"{e}; fix `framework`/`version` or give `uri`")]) from e
+
+    def instance_type(self, node: StepNode) -> str:
+        step = node.step
+        return (step.instance_type if isinstance(step, StepBase) else None) or self.defaults.instance_type
+
+    def instance_count(self, node: StepNode) -> int:
+        step = node.step
+        return (step.instance_count if isinstance(step, StepBase) else None) or self.defaults.instance_count
+
+    def environment(self, node: StepNode) -> dict[str, str]:
+        env = dict(self.defaults.environment)
+        if isinstance(node.step, StepBase):
+            env.update(node.step.environment)
+        return env
+
+    def stopping(self, node: StepNode) -> dict[str, int]:
+        step = node.step
+        seconds = (step.max_runtime_seconds if isinstance(step, StepBase) else None)
+        return {"MaxRuntimeInSeconds": seconds or self.defaults.max_runtime_seconds}
+
+    def tags(self, node: StepNode) -> list[dict[str, str]]:
+        tags = {"smflow:pipeline": self.spec.pipeline, "smflow:task": node.task_id, **self.defaults.tags}
+        return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+    def input_uri(self, node: StepNode, name: str, uploads: list[dict[str, Any]]) -> str:
+        resolved: ResolvedInput = self.doc.inputs[(node.task_id, name)]
+        source = resolved.source
+        if isinstance(source, OutputRef):
+            uri = f"{{{{ smflow.output('{source.task_id}', '{source.output}') }}}}"
+        elif resolved.is_local:
+            from pathlib import Path
+
+            local = Path(source)
+            target = f"{self.run_prefix(node)}/inputs/{name}"
+            uploads.append({"source": str(local), "uri": target + ("" if local.is_dir() else f"/{local.name}"),
+                            "tar": False})
+            uri = target
+        else:
+            uri = source
+        return f"{uri.rstrip('/')}/{resolved.prefix}" if resolved.prefix else uri
+
+    def source_tarball(self, node: StepNode, uploads: list[dict[str, Any]]) -> str:
+        uri = f"{self.run_prefix(node)}/source/sourcedir.tar.gz"
+        uploads.append({"source": str(node.source_dir), "uri": uri, "tar": True})
+        return uri
+
+    # ---- processing and evaluation -------------------------------------------------------------
+
+    def processing(self, node: StepNode) -> CompiledTask:
+        step = node.step
+        assert isinstance(step, ProcessingStep | EvaluationStep)
+        uploads: list[dict[str, Any]] = []
+        code_uri = f"{self.run_prefix(node)}/code"
+        uploads.append({"source": str(node.source_dir), "uri": code_uri, "tar": False})
+        inputs = [_processing_input("code", code_uri, CODE_DIR)]
+        for name in step.inputs:
+            inputs.append(_processing_input(name, self.input_uri(node, name, uploads),
+                                            f"{PROCESSING_ROOT}/input/{name}"))
+        if isinstance(step, EvaluationStep):
+            local_outputs = {"evaluation": EVALUATION_DIR}
+        else:
+            local_outputs = {name: f"{PROCESSING_ROOT}/output/{name}" for name in step.outputs}
+        output_uris = {name: f"{self.run_prefix(node)}/output/{name}" for name in local_outputs}
+        request: dict[str, Any] = {
+            "ProcessingJobName": JOB_NAME,
+            "RoleArn": self.defaults.role,
+            "AppSpecification": {
+                "ImageUri": self.image(node, "training"),
+                "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{step.entry_point}"],
+                **({"ContainerArguments": list(step.arguments)} if step.arguments else {}),
+            },
+            "ProcessingInputs": inputs,
+            "ProcessingResources": {"ClusterConfig": {
+                "InstanceCount": self.instance_count(node), "InstanceType": self.instance_type(node),
+                "VolumeSizeInGB": self.defaults.volume_size_gb}},
+            "StoppingCondition": self.stopping(node),
+            "Environment": self.environment(node),
+            "Tags": self.tags(node),
+        }
+        if local_outputs:
+            request["ProcessingOutputConfig"] = {"Outputs": [
+                {"OutputName": name, "S3Output": {"S3Uri": output_uris[name], "LocalPath": path,
+                                                  "S3UploadMode": "EndOfJob"}}
+                for name, path in local_outputs.items()]}
+        outputs = dict(output_uris)
+        if isinstance(step, EvaluationStep):
+            outputs["report"] = f"{output_uris['evaluation']}/{step.report}"
+        kind = "evaluation" if isinstance(step, EvaluationStep) else "processing"
+        return CompiledTask(node.task_id, kind, "CreateProcessingJob", request, outputs, uploads,
+                            retries=step.retries)
+
+    # ---- training --------------------------------------------------------------------------------
+
+    def training(self, node: StepNode) -> CompiledTask:
+        step = node.step
+        assert isinstance(step, TrainingStep)
+        uploads: list[dict[str, Any]] = []
+        hyperparameters = {k: json.dumps(v) for k, v in step.hyperparameters.items()}  # as SDK estimators do
+        hyperparameters.update({
+            "sagemaker_program": json.dumps(step.entry_point),
+            "sagemaker_submit_directory": json.dumps(self.source_tarball(node, uploads)),
+            "sagemaker_region": json.dumps(self.defaults.region),
+            "sagemaker_container_log_level": "20",
+            "sagemaker_job_name": json.dumps(JOB_NAME),
+        })
+        channels = []
+        for name in step.inputs:
+            channel: dict[str, Any] = {"ChannelName": name, "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": self.input_uri(node, name, uploads),
+                "S3DataDistributionType": "FullyReplicated"}}}
+            content_type = self.doc.inputs[(node.task_id, name)].content_type
+            if content_type:
+                channel["ContentType"] = content_type
+            channels.append(channel)
+        output_path = f"{self.run_prefix(node)}/output"
+        algorithm: dict[str, Any] = {"TrainingImage": self.image(node, "training"),
+                                     "TrainingInputMode": step.input_mode}
+        if step.metrics:
+            algorithm["MetricDefinitions"] = [{"Name": k, "Regex": v} for k, v in step.metrics.items()]
+        request: dict[str, Any] = {
+            "TrainingJobName": JOB_NAME,
+            "RoleArn": self.defaults.role,
+            "AlgorithmSpecification": algorithm,
+            "HyperParameters": hyperparameters,
+            "OutputDataConfig": {"S3OutputPath": output_path},
+            "ResourceConfig": {"InstanceType": self.instance_type(node), "InstanceCount": self.instance_count(node),
+                               "VolumeSizeInGB": self.defaults.volume_size_gb},
+            "StoppingCondition": self.stopping(node),
+            "Environment": self.environment(node),
+            "Tags": self.tags(node),
+        }
+        if channels:
+            request["InputDataConfig"] = channels
+        outputs = {"model": f"{output_path}/{JOB_NAME}/output/model.tar.gz",
+                   "output": f"{output_path}/{JOB_NAME}/output/output.tar.gz"}
+        return CompiledTask(node.task_id, "training", "CreateTrainingJob", request, outputs, uploads,
+                            retries=step.retries)
+
+    # ---- models, transform, registry, endpoints -----------------------------------------------------
+
+    def serving_container(self, node: StepNode, training_task: str, entry_point: str,
+                          uploads: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "Image": self.image(node, "inference"),
+            "ModelDataUrl": f"{{{{ smflow.output('{training_task}', 'model') }}}}",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": entry_point,
+                "SAGEMAKER_SUBMIT_DIRECTORY": self.source_tarball(node, uploads),
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                "SAGEMAKER_REGION": self.defaults.region,
+                **self.environment(node),
+            },
+        }
+
+    def upstream_task(self, node: StepNode, name: str) -> str:
+        unit, _, step = name.rpartition(".")
+        for task_id, other in self.doc.nodes.items():
+            if other.unit == (unit or node.unit) and other.step.name == step:
+                return task_id
+        raise KeyError(name)  # resolve() has already reported unknown names
+
+    def create_model(self, node: StepNode) -> CompiledTask:
+        step = node.step
+        assert isinstance(step, CreateModelStep)
+        uploads: list[dict[str, Any]] = []
+        request = {
+            "ModelName": JOB_NAME,
+            "PrimaryContainer": self.serving_container(node, self.upstream_task(node, step.model), step.entry_point,
+                                                       uploads),
+            "ExecutionRoleArn": self.defaults.role,
+            "Tags": self.tags(node),
+        }
+        return CompiledTask(node.task_id, "create_model", "CreateModel", request, {"model_name": JOB_NAME}, uploads,
+                            retries=step.retries)
+
+    def transform(self, node: StepNode) -> CompiledTask:
+        step = node.step
+        assert isinstance(step, TransformStep)
+        uploads: list[dict[str, Any]] = []
+        output_path = f"{self.run_prefix(node)}/output"
+        model_task = self.upstream_task(node, step.model)
+        request: dict[str, Any] = {
+            "TransformJobName": JOB_NAME,
+            "ModelName": f"{{{{ smflow.output('{model_task}', 'model_name') }}}}",
+            "BatchStrategy": step.batch_strategy,
+            "MaxPayloadInMB": step.max_payload_mb,
+            "MaxConcurrentTransforms": step.max_concurrent_transforms,
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                "S3Uri": self.input_uri(node, "input", uploads)}},
+                "ContentType": step.content_type, "SplitType": step.split_type, "CompressionType": "None"},
+            "TransformOutput": {"S3OutputPath": output_path, "Accept": step.accept or step.content_type,
+                                "AssembleWith": step.assemble_with},
+            "TransformResources": {"InstanceType": self.instance_type(node),
+                                   "InstanceCount": self.instance_count(node)},
+            "Environment": self.environment(node),
+            "Tags": self.tags(node),
+        }
+        processing = {k: v for k, v in {"InputFilter": step.input_filter, "JoinSource": step.join_source,
+                                        "OutputFilter": step.output_filter}.items() if v is not None}
+        if processing:
+            request["DataProcessing"] = processing
+        return CompiledTask(node.task_id, "transform", "CreateTransformJob", request, {"predictions": output_path},
+                            uploads, retries=step.retries)
+
+    def group_name(self, node: StepNode, explicit: str | None) -> str:
+        return explicit or slug(f"{self.spec.pipeline}-{node.unit}")
+
+    def register(self, node: StepNode) -> CompiledTask:
+        step = node.step
+        assert isinstance(step, RegisterStep)
+        uploads: list[dict[str, Any]] = []
+        group = self.group_name(node, step.group)
+        training_task = self.upstream_task(node, step.model)
+        request: dict[str, Any] = {
+            "ModelPackageGroupName": group,
+            "ModelPackageDescription": f"{self.spec.pipeline} {node.unit}, run {{{{ run_id }}}}",
+            "InferenceSpecification": {
+                "Containers": [self.serving_container(node, training_task, step.entry_point, uploads)],
+                "SupportedContentTypes": list(step.content_types),
+                "SupportedResponseMIMETypes": list(step.response_types),
+            },
+            "ModelApprovalStatus": step.approval,
+            "ClientToken": "{{ smflow.client_token }}",
+            "CustomerMetadataProperties": {
+                "smflow:dag_id": "{{ dag.dag_id }}", "smflow:run_id": "{{ run_id }}",
+                "smflow:training_job": f"{{{{ smflow.output('{training_task}', 'job_name') }}}}",
+            },
+            "Tags": self.tags(node),
+        }
+        if step.report:
+            report_task = self.upstream_task(node, step.report)
+            request["ModelMetrics"] = {"ModelQuality": {"Statistics": {
+                "ContentType": "application/json",
+                "S3Uri": f"{{{{ smflow.output('{report_task}', 'report') }}}}"}}}
+        pre = [{"operation": "CreateModelPackageGroup", "if_missing": True, "request": {
+            "ModelPackageGroupName": group,
+            "ModelPackageGroupDescription": f"smflow pipeline {self.spec.pipeline}, model {node.unit}"}}]
+        return CompiledTask(node.task_id, "register", "CreateModelPackage", request,
+                            {"model_package_group": group}, uploads, pre, retries=step.retries)
+
+    def deploy(self, node: StepNode) -> CompiledTask:
+        step = node.step
+        assert isinstance(step, DeployStep)
+        endpoint = step.endpoint_name or slug(f"{self.spec.pipeline}-{node.unit}")
+        model_task = self.upstream_task(node, step.model)
+        config = {
+            "EndpointConfigName": JOB_NAME,
+            "ProductionVariants": [{
+                "VariantName": "AllTraffic",
+                "ModelName": f"{{{{ smflow.output('{model_task}', 'model_name') }}}}",
+                "InitialInstanceCount": self.instance_count(node),
+                "InstanceType": self.instance_type(node),
+                "InitialVariantWeight": 1.0}],
+            "Tags": self.tags(node),
+        }
+        request = {"EndpointName": endpoint, "EndpointConfigName": JOB_NAME, "Tags": self.tags(node)}
+        return CompiledTask(node.task_id, "deploy", "CreateEndpoint", request, {"endpoint_name": endpoint},
+                            pre=[{"operation": "CreateEndpointConfig", "request": config}], retries=step.retries)
+
+    def condition(self, node: StepNode) -> CompiledTask:
+        step = node.step
+        assert isinstance(step, ConditionStep)
+        report_task = self.upstream_task(node, step.report)
+        params: dict[str, Any] = {
+            "report": f"{{{{ smflow.output('{report_task}', 'report') }}}}",
+            "checks": [c.model_dump(exclude_none=True) for c in step.checks],
+            "on_fail": step.on_fail,
+        }
+        if step.beat_approved:
+            group = step.beat_approved.group or next(
+                self.group_name(other, other.step.group) for other in self.doc.nodes.values()
+                if other.unit == node.unit and isinstance(other.step, RegisterStep))
+            params["beat_approved"] = {**step.beat_approved.model_dump(), "group": group}
+        return CompiledTask(node.task_id, "condition", None, {}, {}, params=params)
+
+    def compile(self, node: StepNode) -> CompiledTask:
+        builders = {
+            "processing": self.processing, "evaluation": self.processing, "training": self.training,
+            "create_model": self.create_model, "transform": self.transform, "register": self.register,
+            "deploy": self.deploy, "condition": self.condition,
+        }
+        return builders[node.step.type](node)
+
+
+def _processing_input(name: str, uri: str, local_path: str) -> dict[str, Any]:
+    return {"InputName": name, "AppManaged": False, "S3Input": {
+        "S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix", "S3InputMode": "File",
+        "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None"}}
