@@ -1,0 +1,114 @@
+"""What every smflow operator shares: the `smflow` template object, executor choice, uploads, small XComs.
+
+Operators are thin on purpose: the request was compiled ahead of time; here it is only rendered for this
+run, handed to an executor, and summarised into a JSON-safe XCom that downstream templates read through
+`smflow.output(task_id, name)`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from smflow.compile.render import RunTemplateContext
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from smflow.executors.base import Executor
+
+
+def executor_name() -> str:
+    """`$SMFLOW_EXECUTOR`, else `[smflow] executor` in airflow.cfg, else `local` (the embedded default)."""
+    name = os.environ.get("SMFLOW_EXECUTOR")
+    if not name:
+        try:
+            from airflow.configuration import conf
+
+            name = conf.get("smflow", "executor", fallback="local")
+        except Exception:  # noqa: BLE001 - outside a configured Airflow the default applies
+            name = "local"
+    return name or "local"
+
+
+class SmflowOperator(BaseOperator):
+    """Base for all step operators: renders `request`/`outputs`/`params` with `{{ smflow.* }}` available."""
+
+    template_fields: Sequence[str] = ("request", "outputs", "uploads", "pre", "params_")
+    template_fields_renderers = {"request": "json", "outputs": "json", "pre": "json", "params_": "json"}
+    ui_color = "#c9e6ff"
+
+    def __init__(
+        self,
+        *,
+        operation: str | None,
+        request: dict[str, Any],
+        outputs: dict[str, str] | None = None,
+        uploads: list[dict[str, Any]] | None = None,
+        pre: list[dict[str, Any]] | None = None,
+        params_: dict[str, Any] | None = None,
+        executor: str | None = None,
+        poll_seconds: float | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.operation = operation
+        self.request = request
+        self.outputs = outputs or {}
+        self.uploads = uploads or []
+        self.pre = pre or []
+        self.params_ = params_ or {}
+        self.executor = executor
+        self.poll_seconds = poll_seconds
+
+    # ---- rendering ----------------------------------------------------------------------------------
+
+    def template_context(self, context: Context, attempt: int = 1) -> RunTemplateContext:
+        ti = context["ti"]
+
+        def lookup(task_id: str, name: str) -> str:
+            value = ti.xcom_pull(task_ids=task_id)
+            if not isinstance(value, dict) or name not in value.get("outputs", {}):
+                raise LookupError(f"upstream task {task_id} published no output '{name}' in this run "
+                                  f"(got {value!r}); did it run and succeed?")
+            return str(value["outputs"][name])
+
+        return RunTemplateContext(self.dag_id, str(context["run_id"]), self.task_id, attempt, lookup)
+
+    def choose_attempt(self, context: Context, names: RunTemplateContext) -> int:
+        """Hook for job operators: which attempt suffix this try uses (1 = the plain deterministic name)."""
+        return 1
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        names = self.template_context(context)
+        names.attempt = self.choose_attempt(context, names)
+        context["smflow"] = names  # type: ignore[typeddict-unknown-key]
+        self.names = names
+        super().render_template_fields(context, jinja_env)
+
+    # ---- execution helpers ----------------------------------------------------------------------------
+
+    def get_executor(self) -> Executor:
+        from smflow.executors import get_executor
+
+        return get_executor(self.executor or executor_name())
+
+    def stage_uploads(self, executor: Executor) -> None:
+        """Upload code and local inputs the request points at (per run, so a run is reproducible)."""
+        for upload in self.uploads:
+            source = Path(upload["source"])
+            if not source.exists():
+                raise FileNotFoundError(f"{source} (to upload to {upload['uri']}) does not exist; was it moved "
+                                        "since the pipeline was compiled?")
+            executor.upload(source, upload["uri"], tar=bool(upload.get("tar")))
+            self.log.info("uploaded %s → %s", source, upload["uri"])
+
+    def result(self, name: str, status: str, outputs: dict[str, Any] | None = None,
+               **extra: Any) -> dict[str, Any]:
+        """The XCom every smflow task pushes: small, JSON-safe, the same shape for every kind."""
+        merged = {**self.outputs, **(outputs or {}), "job_name": name}
+        return {"job_name": name, "status": status, "outputs": merged, **extra}

@@ -1,0 +1,31 @@
+"""create_model step: a SageMaker Model for batch transform or an endpoint; reused if this run made it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from smflow.executors.base import is_not_found
+from smflow.operators.base import SmflowOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class SageMakerCreateModelOperator(SmflowOperator):
+    ui_color = "#d8f5a2"
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        executor = self.get_executor()
+        name = self.request["ModelName"]
+        try:
+            executor.call("DescribeModel", {"ModelName": name})
+            self.log.info("model %s already exists (earlier try); reusing it", name)
+        except ClientError as e:
+            if not is_not_found(e):
+                raise
+            self.stage_uploads(executor)
+            executor.call("CreateModel", self.request)
+            self.log.info("created model %s from %s", name, self.request["PrimaryContainer"].get("ModelDataUrl"))
+        return self.result(name, "Created", {"model_name": name})

@@ -1,0 +1,47 @@
+"""register step: a new model package version, idempotent per run through the request's ClientToken."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from smflow.operators.base import SmflowOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from smflow.executors.base import Executor
+
+
+def ensure_group(executor: Executor, request: dict[str, Any]) -> None:
+    """Create the model package group unless it exists (SageMaker answers ValidationException 'already exists')."""
+    try:
+        executor.call("DescribeModelPackageGroup", {"ModelPackageGroupName": request["ModelPackageGroupName"]})
+        return
+    except ClientError:
+        pass
+    try:
+        executor.call("CreateModelPackageGroup", request)
+    except ClientError as e:
+        if "already exists" not in str(e).lower():
+            raise
+
+
+class SageMakerRegisterModelOperator(SmflowOperator):
+    ui_color = "#e5dbff"
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        executor = self.get_executor()
+        for step in self.pre:
+            if step["operation"] == "CreateModelPackageGroup":
+                ensure_group(executor, step["request"])
+        self.stage_uploads(executor)
+        response = executor.call("CreateModelPackage", self.request)
+        arn = response["ModelPackageArn"]
+        described = executor.call("DescribeModelPackage", {"ModelPackageName": arn})
+        version = described.get("ModelPackageVersion")
+        status = described.get("ModelApprovalStatus", self.request.get("ModelApprovalStatus"))
+        self.log.info("registered %s (version %s, %s)", arn, version, status)
+        return self.result(arn, str(status), {"model_package_arn": arn, "version": version},
+                           model_package_arn=arn, version=version)
