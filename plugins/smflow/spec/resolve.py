@@ -290,5 +290,6 @@ def resolve(spec: PipelineSpec, source: SourceMap, file: Path) -> PipelineDocume
     if resolver.issues:
         raise SpecError(resolver.issues)
     nodes = {task_id: resolver.nodes[task_id] for task_id in order}
-    return PipelineDocument(spec, file, resolver.base_dir, nodes, sorted(resolver.edges), resolver.inputs, source=source)
+    return PipelineDocument(spec, file, resolver.base_dir, nodes, sorted(resolver.edges), resolver.inputs,
+                            source=source)
 

@@ -1,0 +1,465 @@
+"""The SageMaker framework-container inference handler contract, run in this process.
+
+A script that serves on SageMaker's scikit-learn container (SKC, built on the inference toolkit ITK)
+must serve here unchanged, so this module reproduces their rules rather than inventing friendlier ones:
+
+- the user module is `SAGEMAKER_PROGRAM` (default `inference.py`) in the code directory
+  (`SAGEMAKER_SUBMIT_DIRECTORY`, usually `<model_dir>/code`);
+- `model_fn` is required; `input_fn`/`predict_fn`/`output_fn` fall back to SKC's defaults; a single
+  `transform_fn` replaces those three, and defining both styles is an error (as in ITK);
+- any handler may take one extra `context` argument (ITK counts the parameters);
+- JSON and CSV bodies reach user functions as `str`, everything else as `bytes` (ITK decodes UTF-8 types);
+- the default decoder casts JSON/CSV to float32 and reshapes 1-D input to one row, exactly as SKC does;
+- an unknown content type or Accept is an `UnsupportedContentTypeError` (HTTP 415);
+- a missing Accept or `*/*` means `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, else `application/json`;
+- a response that is neither bytes nor str is JSON-encoded with indent 2, as the model server does.
+
+Deliberate difference: `.npy` bodies are loaded with `allow_pickle=False` (ITK allows pickles), because a
+request body must never execute code on the machine that runs the local executor.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import inspect
+import io
+import itertools
+import json
+import os
+import re
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from packaging.requirements import InvalidRequirement, Requirement
+
+JSON = "application/json"
+CSV = "text/csv"
+NPY = "application/x-npy"
+NPZ = "application/x-npz"
+ANY = "*/*"
+UTF8_TYPES = frozenset({JSON, CSV})
+DECODABLE_TYPES = (JSON, CSV, NPY, NPZ)
+ENCODABLE_TYPES = (JSON, CSV, NPY)
+DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+DEFAULT_PROGRAM = "inference.py"
+
+_HANDLER_NAMES = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn")
+_SIGNATURES = {
+    "model_fn": ("model_dir",),
+    "input_fn": ("input_data", "content_type"),
+    "predict_fn": ("data", "model"),
+    "output_fn": ("prediction", "accept"),
+    "transform_fn": ("model", "input_data", "content_type", "accept"),
+}
+_import_lock = threading.Lock()
+_module_counter = itertools.count(1)
+
+
+class HandlerLoadError(RuntimeError):
+    """The user's inference module cannot be found, imported or used as a SageMaker handler."""
+
+
+class RequirementsNotSatisfiedError(HandlerLoadError):
+    """`code/requirements.txt` names packages this environment lacks (SageMaker would pip-install them)."""
+
+
+class UnsupportedContentTypeError(ValueError):
+    """A request's Content-Type, or its Accept, has no decoder/encoder: the model server answers 415."""
+
+    status_code = 415
+
+    def __init__(self, header: str, value: str | None, supported: tuple[str, ...]):
+        shown = repr(value) if value else "no value"
+        super().__init__(
+            f"unsupported {header} {shown}: the default handlers support {', '.join(supported)}; "
+            f"send one of those, or define {'input_fn' if header == 'Content-Type' else 'output_fn'} "
+            "in the inference script to handle it"
+        )
+        self.header = header
+        self.value = value
+
+
+class InvalidResponseError(RuntimeError):
+    """A handler returned something the model server cannot send (it would answer 503)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What ITK passes as the optional `context` argument; only the parts a local run can fill in."""
+
+    model_dir: str
+    system_properties: dict[str, Any] = field(default_factory=dict)
+
+
+def media_type(header: str | None) -> str:
+    """`Text/CSV; charset=utf-8` → `text/csv`: the part of a header the decoders are keyed by."""
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+# ---- default handlers (SKC) ---------------------------------------------------------------------
+
+
+def default_input_fn(input_data: str | bytes, content_type: str) -> Any:
+    """SKC's default: decode by content type, float32 for JSON/CSV, 1-D input becomes one row."""
+    kind = media_type(content_type)
+    if kind == JSON:
+        array = np.array(json.loads(input_data))
+    elif kind == CSV:
+        array = _csv_to_numpy(input_data)
+    elif kind == NPY:
+        array = np.load(io.BytesIO(_as_bytes(input_data)), allow_pickle=False)
+    elif kind == NPZ:
+        import scipy.sparse
+
+        return scipy.sparse.load_npz(io.BytesIO(_as_bytes(input_data)))
+    else:
+        raise UnsupportedContentTypeError("Content-Type", content_type, DECODABLE_TYPES)
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    return array.astype(np.float32) if kind in UTF8_TYPES else array
+
+
+def _csv_to_numpy(text: str | bytes) -> np.ndarray:
+    """ITK's `np.genfromtxt(delimiter=",")`, via numpy's C parser whenever the input is plain numbers.
+
+    `genfromtxt` is pure Python (about 6x slower); `loadtxt` gives the identical array for well-formed
+    numeric CSV and raises on anything else (missing values, text), where we fall back to `genfromtxt`
+    so the result stays what SageMaker would compute.
+    """
+    source = text if isinstance(text, str) else text.decode("utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+        try:
+            return np.loadtxt(io.StringIO(source), delimiter=",", dtype=np.float64)
+        except ValueError:
+            return np.genfromtxt(io.StringIO(source), delimiter=",", dtype=None, encoding="utf-8")
+
+
+def default_predict_fn(data: Any, model: Any) -> Any:
+    predict = getattr(model, "predict", None)
+    if predict is None:
+        raise TypeError(
+            f"the model returned by model_fn ({type(model).__name__}) has no predict method; "
+            "define predict_fn(data, model) in the inference script"
+        )
+    return predict(data)
+
+
+def default_output_fn(prediction: Any, accept: str) -> tuple[bytes, str]:
+    """Encode with the first Accept type we support; `*/*` inside a list means the default JSON."""
+    for candidate in accept.split(","):
+        kind = media_type(candidate)
+        if kind == ANY:
+            kind = JSON
+        if kind in ENCODABLE_TYPES:
+            return encode(prediction, kind), kind
+    raise UnsupportedContentTypeError("Accept", accept, ENCODABLE_TYPES)
+
+
+def encode(prediction: Any, kind: str) -> bytes:
+    """ITK's encoders: JSON via `tolist`, CSV as `np.savetxt(fmt="%s")` (one row per line), NPY via `np.save`."""
+    if kind == JSON:
+        return json.dumps(prediction, default=_json_default).encode("utf-8")
+    if kind == CSV:
+        return _array_to_csv(prediction)
+    if kind == NPY:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(prediction), allow_pickle=False)
+        return buffer.getvalue()
+    raise UnsupportedContentTypeError("Accept", kind, ENCODABLE_TYPES)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable; return lists or numpy arrays from predict_fn")
+
+
+def _array_to_csv(prediction: Any) -> bytes:
+    """Byte-for-byte what `np.savetxt(fmt="%s", delimiter=",")` writes, without its per-row Python loop.
+
+    numpy's `astype(str)` renders each number exactly as `"%s" % numpy_scalar` does, in C.
+    """
+    array = np.asarray(prediction)
+    if array.dtype.kind in "biuf" and array.ndim in (1, 2):
+        if array.size == 0:
+            return b""
+        text = array.astype(str)
+        if array.ndim == 1:
+            return ("\n".join(text.tolist()) + "\n").encode("utf-8")
+        return ("\n".join(",".join(row) for row in text.tolist()) + "\n").encode("utf-8")
+    stream = io.StringIO()
+    np.savetxt(stream, array, delimiter=",", fmt="%s")
+    return stream.getvalue().encode("utf-8")
+
+
+def _as_bytes(data: str | bytes) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+# ---- the loaded handler -------------------------------------------------------------------------
+
+
+class InferenceHandler:
+    """One loaded model plus its request pipeline; `invoke` is what `POST /invocations` does."""
+
+    def __init__(
+        self,
+        *,
+        model: Any,
+        module_path: Path,
+        default_accept: str,
+        transform_fn: Callable[..., Any] | None,
+        input_fn: Callable[..., Any],
+        predict_fn: Callable[..., Any],
+        output_fn: Callable[..., Any],
+    ):
+        self.model = model
+        self.module_path = module_path
+        self.default_accept = default_accept
+        self._transform_fn = transform_fn
+        self._input_fn = input_fn
+        self._predict_fn = predict_fn
+        self._output_fn = output_fn
+
+    @property
+    def uses_transform_fn(self) -> bool:
+        return self._transform_fn is not None
+
+    def resolve_accept(self, accept: str | None) -> str:
+        accept = (accept or "").strip()
+        return self.default_accept if not accept or accept == ANY else accept
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
+        """Run one request; returns the response body and its content type.
+
+        Errors from user code propagate unchanged (a server maps them to 500); unsupported content types
+        raise `UnsupportedContentTypeError` (415).
+        """
+        accept = self.resolve_accept(accept)
+        data: str | bytes = body
+        if media_type(content_type) in UTF8_TYPES:
+            data = bytes(body).decode("utf-8")
+        if self._transform_fn is not None:
+            result = self._transform_fn(self.model, data, content_type, accept)
+        else:
+            decoded = self._input_fn(data, content_type)
+            prediction = self._predict_fn(decoded, self.model)
+            result = self._output_fn(prediction, accept)
+        return _response(result, accept, self.module_path)
+
+
+def _response(result: Any, accept: str, module_path: Path) -> tuple[bytes, str]:
+    content_type = accept
+    if isinstance(result, tuple) and len(result) == 2:
+        result, content_type = result
+    if isinstance(result, str):
+        return result.encode("utf-8"), str(content_type)
+    if isinstance(result, bytes | bytearray | memoryview):
+        return bytes(result), str(content_type)
+    try:
+        return json.dumps(result, indent=2).encode("utf-8"), str(content_type)
+    except TypeError as e:
+        raise InvalidResponseError(
+            f"{module_path}: the handler returned {type(result).__name__}, which the model server cannot send "
+            f"({e}); return bytes or str from output_fn/transform_fn, optionally as (body, content_type)"
+        ) from e
+
+
+# ---- loading ------------------------------------------------------------------------------------
+
+
+def load_handler(
+    model_dir: Path,
+    code_dir: Path | None = None,
+    program: str | None = None,
+    *,
+    default_accept: str | None = None,
+    check_requirements: bool = True,
+) -> InferenceHandler:
+    """Import the user's inference script and call its `model_fn`, as a framework container does at start.
+
+    `code_dir` is `SAGEMAKER_SUBMIT_DIRECTORY` already made local (default `<model_dir>/code`); `program` is
+    `SAGEMAKER_PROGRAM` (default `inference.py`). `default_accept` overrides
+    `$SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT` (read now, at load, as ITK reads its environment once).
+    """
+    model_dir = Path(model_dir)
+    code_dir = Path(code_dir) if code_dir is not None else model_dir / "code"
+    module_path = _resolve_program(code_dir, program)
+    if check_requirements and (code_dir / "requirements.txt").is_file():
+        check_requirements_file(code_dir / "requirements.txt")
+    accept = default_accept or os.environ.get(DEFAULT_ACCEPT_ENV) or JSON
+    context = Context(model_dir=str(model_dir), system_properties={"model_dir": str(model_dir), "gpu_id": None})
+
+    with _import_lock:
+        before = set(sys.modules)
+        sys.path.insert(0, str(code_dir))
+        try:
+            module = _import_user_module(module_path)
+            functions = _handler_functions(module, module_path, context)
+            model = functions["model_fn"](str(model_dir))
+        finally:
+            _forget_code_dir(code_dir, before)
+    return InferenceHandler(
+        model=model,
+        module_path=module_path,
+        default_accept=accept,
+        transform_fn=functions.get("transform_fn"),
+        input_fn=functions.get("input_fn", default_input_fn),
+        predict_fn=functions.get("predict_fn", default_predict_fn),
+        output_fn=functions.get("output_fn", default_output_fn),
+    )
+
+
+def _resolve_program(code_dir: Path, program: str | None) -> Path:
+    name = (program or DEFAULT_PROGRAM).strip()
+    if not name.endswith(".py"):
+        name += ".py"
+    candidate = Path(name)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        raise HandlerLoadError(
+            f"SAGEMAKER_PROGRAM={program!r} must be a file name relative to the code directory {code_dir}"
+        )
+    path = code_dir / candidate
+    if not path.is_file():
+        present = sorted(p.name for p in code_dir.glob("*.py")) if code_dir.is_dir() else []
+        where = f"the directory holds {', '.join(present)}" if present else f"{code_dir} has no Python files"
+        raise HandlerLoadError(
+            f"no inference script at {path} ({where}). Put the handler in code/{name} inside model.tar.gz, "
+            "or point SAGEMAKER_SUBMIT_DIRECTORY / SAGEMAKER_PROGRAM at it"
+        )
+    return path
+
+
+def _import_user_module(path: Path) -> ModuleType:
+    """Import under a name unique to this load, so two handlers' `inference.py` never share a module."""
+    stem = re.sub(r"\W", "_", path.stem)
+    name = f"smflow_user_handler_{next(_module_counter)}_{stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise HandlerLoadError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # classes defined there must stay picklable / resolvable
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        del sys.modules[name]
+        raise HandlerLoadError(f"{path}: importing the inference script failed: {type(e).__name__}: {e}") from e
+    return module
+
+
+def _forget_code_dir(code_dir: Path, before: set[str]) -> None:
+    """Take the code dir off sys.path and drop sibling modules imported from it.
+
+    A second handler with its own `utils.py` must import its own file, not find ours cached in
+    `sys.modules`. The user module keeps its references, so top-level imports keep working; an import
+    *inside* a handler function at request time should name installed packages only.
+    """
+    root = str(code_dir)
+    if root in sys.path:
+        sys.path.remove(root)
+    resolved = code_dir.resolve()
+    for name in set(sys.modules) - before:
+        if name.startswith("smflow_user_handler_"):
+            continue
+        origin = getattr(sys.modules[name], "__file__", None)
+        if origin and Path(origin).resolve().is_relative_to(resolved):
+            del sys.modules[name]
+
+
+def _handler_functions(module: ModuleType, path: Path, context: Context) -> dict[str, Callable[..., Any]]:
+    found = {name: getattr(module, name) for name in _HANDLER_NAMES if callable(getattr(module, name, None))}
+    if "model_fn" not in found:
+        raise HandlerLoadError(
+            f"{path} defines no model_fn(model_dir). SageMaker's framework containers require it to load the "
+            "model, e.g. `def model_fn(model_dir): return joblib.load(os.path.join(model_dir, 'model.joblib'))`"
+        )
+    mixed = sorted({"input_fn", "predict_fn", "output_fn"} & found.keys())
+    if "transform_fn" in found and mixed:
+        raise HandlerLoadError(
+            f"{path} defines transform_fn together with {', '.join(mixed)}; SageMaker rejects that mix. "
+            "Keep transform_fn alone, or replace it with input_fn/predict_fn/output_fn"
+        )
+    return {name: _with_optional_context(name, fn, path, context) for name, fn in found.items()}
+
+
+def _with_optional_context(
+    name: str, fn: Callable[..., Any], path: Path, context: Context
+) -> Callable[..., Any]:
+    """Decide once, as ITK does by counting parameters, whether the function also takes `context`."""
+    expected = _SIGNATURES[name]
+    try:
+        count = len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return fn
+    if count == len(expected):
+        return fn
+    if count == len(expected) + 1:
+        return lambda *args: fn(*args, context)
+    raise HandlerLoadError(
+        f"{path}: {name} takes {count} parameters; it must take ({', '.join(expected)}) "
+        f"or ({', '.join(expected)}, context)"
+    )
+
+
+# ---- requirements -------------------------------------------------------------------------------
+
+
+def check_requirements_file(path: Path) -> None:
+    """Fail clearly when `requirements.txt` is not satisfied here.
+
+    SageMaker pip-installs it when the container starts; the local executor runs in smflow's own
+    environment and must not install packages behind the user's back, so it reports what to install.
+    """
+    problems = list(_unsatisfied(path, seen=set()))
+    if problems:
+        listing = "\n".join(f"  {p}" for p in problems)
+        raise RequirementsNotSatisfiedError(
+            f"{path}: requirements not satisfied in this environment:\n{listing}\n"
+            f"SageMaker installs these at container start; locally, install them into smflow's environment: "
+            f"{sys.executable} -m pip install -r {path}"
+        )
+
+
+def _unsatisfied(path: Path, seen: set[Path]) -> list[str]:
+    if path.resolve() in seen:
+        return []
+    seen.add(path.resolve())
+    problems: list[str] = []
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+        if not line:
+            continue
+        where = f"{path.name}:{lineno}"
+        if line.startswith(("-r ", "--requirement ")):
+            nested = path.parent / line.split(None, 1)[1].strip()
+            if not nested.is_file():
+                problems.append(f"{where}: included file {nested} does not exist")
+            else:
+                problems.extend(_unsatisfied(nested, seen))
+            continue
+        if line.startswith("-"):
+            continue  # pip options (--index-url, --no-binary, ...) say how to install, not what
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as e:
+            problems.append(f"{where}: {line!r} is not a valid requirement ({e})")
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        try:
+            installed = importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            problems.append(f"{where}: {line} — not installed")
+            continue
+        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+            problems.append(f"{where}: {line} — installed version is {installed}")
+    return problems
