@@ -7,6 +7,7 @@ are memoised in-process and in `$SMFLOW_HOME/cache/images.json`, and compiled pi
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from functools import lru_cache
@@ -54,6 +55,7 @@ def resolve_image(framework: str, version: str, region: str, instance_type: str,
         raise ImageResolutionError(
             f"cannot resolve image for {framework} {version}: the sagemaker SDK is not installed "
             "(pip install 'sagemaker>=3'), or give `image: {uri: ...}` explicitly") from e
+    logging.getLogger("sagemaker").setLevel(logging.WARNING)  # its INFO lines would pollute `compile --json`
     try:
         uri = retrieve(framework, region, version=version, py_version=py_version, instance_type=instance_type,
                        image_scope=scope)
