@@ -130,6 +130,8 @@ def load_yaml_text(text: str, file: str, env: Mapping[str, str] | None = None) -
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
+            if e.context_mark is not None and mark is not None and mark.index >= len(text):
+                mark = e.context_mark  # "unexpected end of stream": point where the open construct began
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             problem = f"{e.context + '; ' if e.context else ''}{e.problem or 'invalid YAML'}"
             raise SpecError([SpecIssue(file, line, col, "<yaml>",

@@ -143,8 +143,10 @@ def validate_model(loaded: LoadedYaml, model: type[M]) -> M:
                 issues.append(loaded.source.issue(path, message, prefer_key=about_key))
         for path, kinds in scalar_choices.items():
             given = _at(loaded.data, path)
-            issues.append(loaded.source.issue(
-                path, f"expected a {' or '.join(dict.fromkeys(kinds))}, got {type(given).__name__} {given!r}"))
+            unique = list(dict.fromkeys(kinds))
+            text = (f"Input should be a valid {unique[0]} (got {given!r})" if len(unique) == 1 else
+                    f"expected a {' or '.join(unique)}, got {type(given).__name__} {given!r}")
+            issues.append(loaded.source.issue(path, text))
         raise SpecError(issues) from None
 
 

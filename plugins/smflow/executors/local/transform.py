@@ -263,9 +263,9 @@ class _Stage:
         _fetch_model_data(container, store, model_dir)
         code_dir = _fetch_code(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), store, model_dir,
                                (workdir if count == 1 else base) / "code")
+        program = environment.get("SAGEMAKER_PROGRAM", "inference.py")
         _log(log, f"container {index + 1}/{count}: image {container.get('Image', '?')}, model data "
-                  f"{container.get('ModelDataUrl', 'none')}, handler {environment.get('SAGEMAKER_PROGRAM',
-                                                                                      'inference.py')}")
+                  f"{container.get('ModelDataUrl', 'none')}, handler {program} (run in-process)")
         with _scoped_environ(environment):
             try:
                 handler = load_handler(model_dir, code_dir, environment.get("SAGEMAKER_PROGRAM"),
@@ -449,10 +449,12 @@ def _payloads(data: bytes, relative: str, settings: TransformSettings) -> Iterat
     start, size = 0, len(data)
     while start < size:
         end = size if limit is None or size - start <= limit else data.rfind(b"\n", start, start + limit) + 1
-        if end <= start:
-            line = data.count(b"\n", 0, start) + 1
+        if end <= start:  # no line break within the limit: this one record does not fit
+            assert limit is not None
             record_end = data.find(b"\n", start)
-            _check_record_size((size if record_end < 0 else record_end) - start, limit, relative, f"line {line}")
+            length = (size if record_end < 0 else record_end + 1) - start
+            line_number = data.count(b"\n", 0, start) + 1
+            _check_record_size(max(length, limit + 1), limit, relative, f"line {line_number}")
         payload = data[start:end]
         start = end
         if not payload.isspace():
@@ -514,7 +516,7 @@ def _processed_outputs(
     parsed: list[Any] = []
     bodies: list[bytes] = []
     try:
-        for number, record in enumerate(raw, 1):
+        for record in raw:
             value = parse_record(record, in_fmt) if needs_parse else None
             parsed.append(value)
             if processing.input_filter.is_identity:
@@ -522,7 +524,7 @@ def _processed_outputs(
             else:
                 bodies.append(serialize_record(processing.input_filter.apply(value), in_fmt).encode("utf-8"))
     except (DataProcessingError, ValueError) as e:
-        raise TransformJobError(f"{relative}: record {number}: {e}") from e
+        raise TransformJobError(f"{relative}: record {len(bodies) + 1}: {e}") from e
     parts: list[bytes] = []
     requests = 0
     for start, end in _record_batches(bodies, relative, settings):
