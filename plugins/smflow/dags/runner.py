@@ -36,7 +36,10 @@ def ensure_db(airflow_home: Path) -> float:
     """Migrate the metadata DB once per home and Airflow version (≈4 s); later runs skip it."""
     import airflow
 
-    marker = airflow_home / f".migrated-{airflow.__version__}"
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    # The marker sits beside a SQLite file, so homes that share one DB (tests) migrate it once.
+    db_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else airflow_home / "db"
+    marker = db_file.with_name(f"{db_file.name}.migrated-{airflow.__version__}")
     if marker.exists():
         return 0.0
     from airflow.utils.db import initdb

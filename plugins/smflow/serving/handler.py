@@ -14,8 +14,10 @@ must serve here unchanged, so this module reproduces their rules rather than inv
 - a missing Accept or `*/*` means `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, else `application/json`;
 - a response that is neither bytes nor str is JSON-encoded with indent 2, as the model server does.
 
-Deliberate difference: `.npy` bodies are loaded with `allow_pickle=False` (ITK allows pickles), because a
-request body must never execute code on the machine that runs the local executor.
+Deliberate difference: ITK parses CSV with `np.genfromtxt(dtype=None)`, which turns a payload whose
+columns mix integers and decimals into a structured array that SKC then fails to cast to float32. The
+fast path here (`np.loadtxt`) reads such all-numeric payloads as one float array and succeeds; payloads
+with gaps or text go through `genfromtxt(dtype=None)` exactly as in ITK.
 """
 
 from __future__ import annotations
@@ -305,7 +307,12 @@ def load_handler(
         try:
             module = _import_user_module(module_path)
             functions = _handler_functions(module, module_path, context)
-            model = functions["model_fn"](str(model_dir))
+            try:
+                model = functions["model_fn"](str(model_dir))
+            except Exception as e:
+                raise HandlerLoadError(
+                    f"{module_path}: model_fn({str(model_dir)!r}) failed: {type(e).__name__}: {e}"
+                ) from e
         finally:
             _forget_code_dir(code_dir, before)
     return InferenceHandler(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from smflow.serving.handler import (
     HandlerLoadError,
     RequirementsNotSatisfiedError,
@@ -258,3 +259,13 @@ def test_csv_encoding_matches_itk_savetxt_byte_for_byte(array: np.ndarray) -> No
     stream = io.StringIO()
     np.savetxt(stream, array, delimiter=",", fmt="%s")
     assert encode(array, "text/csv") == stream.getvalue().encode()
+
+
+def test_model_fn_failure_is_a_load_error_naming_the_script(tmp_path: Path) -> None:
+    write_code(tmp_path, """
+        import os
+        def model_fn(model_dir):
+            return open(os.path.join(model_dir, "model.joblib"), "rb")
+    """)
+    with pytest.raises(HandlerLoadError, match=r"inference.py: model_fn\(.*\) failed: FileNotFoundError"):
+        load_handler(tmp_path)

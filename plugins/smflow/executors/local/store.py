@@ -118,6 +118,8 @@ class LocalStore:
     def list(self, prefix_uri: str) -> list[str]:
         """Every object URI that starts with `prefix_uri` (string prefix, as S3 ListObjectsV2)."""
         bucket, key = split_uri(prefix_uri)
+        if prefix_uri.endswith("/") and key:
+            key += "/"  # `s3://b/in/` lists the folder only, not `in.csv` beside it (S3 string-prefix semantics)
         bucket_dir = self.root / bucket
         if not bucket_dir.is_dir():
             return []

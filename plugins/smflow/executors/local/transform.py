@@ -353,7 +353,8 @@ def _list_inputs(settings: TransformSettings, store: LocalStore) -> list[tuple[s
     if settings.data_type == "ManifestFile":
         return _manifest_inputs(settings.input_uri, store)
     prefix = settings.input_uri
-    uris = store.list(prefix)
+    # S3 prefixes are plain string prefixes, trailing slash included (`in/` must not match `input.csv`).
+    uris = [uri for uri in store.list(prefix) if uri.startswith(prefix)]
     if not uris:
         raise TransformJobError(f"no objects under TransformInput S3Uri {prefix}; check the URI or run the "
                                 "step that writes the input first")
