@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 
 TEMPLATE = """pipeline: p{i:04d}
@@ -54,13 +55,13 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
 
 def baseline(count: int) -> None:
     """Same DAG shapes written directly in Python (what a hand-written DAG file costs to parse)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from airflow.providers.standard.operators.empty import EmptyOperator
     from airflow.sdk import DAG, TaskGroup
 
     for i in range(count):
-        with DAG(f"p{i:04d}__train", schedule="@daily", start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        with DAG(f"p{i:04d}__train", schedule="@daily", start_date=datetime(2024, 1, 1, tzinfo=UTC),
                  catchup=False):
             with TaskGroup("m"):
                 ops = {name: EmptyOperator(task_id=name) for name in ("prep", "fit", "evaluate", "gate", "register")}
@@ -71,10 +72,9 @@ def baseline(count: int) -> None:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="smflow-bench-"))
     os.environ["SMFLOW_HOME"] = str(work / "home")
-    from smflow.dags.loader import build_dags
-
     # Resolve the image once so "cold" measures smflow, not the SageMaker SDK's 2-4 s import.
     from smflow.compile.images import resolve_image
+    from smflow.dags.loader import build_dags
 
     resolve_image("sklearn", "1.2-1", "us-east-1", "ml.m5.large", "training")
     resolve_image("sklearn", "1.2-1", "us-east-1", "ml.m5.large", "inference")

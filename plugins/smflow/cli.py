@@ -113,7 +113,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         for issue in e.issues:
             print(issue, file=sys.stderr)
         return 1
-    text = to_native_yaml(doc)
+    target_dir = Path.cwd() if args.output == "-" else Path(args.output).resolve().parent
+    text = to_native_yaml(doc, relative_to=target_dir)
     if args.output == "-":
         sys.stdout.write(text)
     else:

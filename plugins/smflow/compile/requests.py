@@ -31,7 +31,6 @@ from smflow.spec.resolve import OutputRef, PipelineDocument, ResolvedInput, Step
 JOB_NAME = "{{ smflow.job_name }}"
 PROCESSING_ROOT = "/opt/ml/processing"
 CODE_DIR = f"{PROCESSING_ROOT}/input/code"
-EVALUATION_DIR = f"{PROCESSING_ROOT}/evaluation"
 
 
 @dataclass
@@ -98,6 +97,10 @@ class RequestCompiler:
         step = node.step
         return (step.instance_count if isinstance(step, StepBase) else None) or self.defaults.instance_count
 
+    def volume(self, node: StepNode) -> int:
+        step = node.step
+        return (step.volume_size_gb if isinstance(step, StepBase) else None) or self.defaults.volume_size_gb
+
     def environment(self, node: StepNode) -> dict[str, str]:
         env = dict(self.defaults.environment)
         if isinstance(node.step, StepBase):
@@ -148,7 +151,7 @@ class RequestCompiler:
             inputs.append(_processing_input(name, self.input_uri(node, name, uploads),
                                             f"{PROCESSING_ROOT}/input/{name}"))
         if isinstance(step, EvaluationStep):
-            local_outputs = {"evaluation": EVALUATION_DIR}
+            local_outputs = {"evaluation": step.output_dir.rstrip("/")}
         else:
             local_outputs = {name: f"{PROCESSING_ROOT}/output/{name}" for name in step.outputs}
         output_uris = {name: f"{self.run_prefix(node)}/output/{name}" for name in local_outputs}
@@ -163,7 +166,7 @@ class RequestCompiler:
             "ProcessingInputs": inputs,
             "ProcessingResources": {"ClusterConfig": {
                 "InstanceCount": self.instance_count(node), "InstanceType": self.instance_type(node),
-                "VolumeSizeInGB": self.defaults.volume_size_gb}},
+                "VolumeSizeInGB": self.volume(node)}},
             "StoppingCondition": self.stopping(node),
             "Environment": self.environment(node),
             "Tags": self.tags(node),
@@ -215,7 +218,7 @@ class RequestCompiler:
             "HyperParameters": hyperparameters,
             "OutputDataConfig": {"S3OutputPath": output_path},
             "ResourceConfig": {"InstanceType": self.instance_type(node), "InstanceCount": self.instance_count(node),
-                               "VolumeSizeInGB": self.defaults.volume_size_gb},
+                               "VolumeSizeInGB": self.volume(node)},
             "StoppingCondition": self.stopping(node),
             "Environment": self.environment(node),
             "Tags": self.tags(node),
@@ -229,14 +232,16 @@ class RequestCompiler:
 
     # ---- models, transform, registry, endpoints -----------------------------------------------------
 
-    def serving_container(self, node: StepNode, training_task: str, entry_point: str,
+    def serving_container(self, node: StepNode, training_task: str, entry_point: str | None,
                           uploads: list[dict[str, Any]]) -> dict[str, Any]:
+        """Image + model artifact + the framework containers' SAGEMAKER_PROGRAM/SUBMIT_DIRECTORY contract."""
+        code = {"SAGEMAKER_PROGRAM": entry_point,
+                "SAGEMAKER_SUBMIT_DIRECTORY": self.source_tarball(node, uploads)} if entry_point else {}
         return {
             "Image": self.image(node, "inference"),
             "ModelDataUrl": f"{{{{ smflow.output('{training_task}', 'model') }}}}",
             "Environment": {
-                "SAGEMAKER_PROGRAM": entry_point,
-                "SAGEMAKER_SUBMIT_DIRECTORY": self.source_tarball(node, uploads),
+                **code,
                 "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                 "SAGEMAKER_REGION": self.defaults.region,
                 **self.environment(node),

@@ -33,7 +33,8 @@ from smflow.spec.errors import SpecError
 
 log = logging.getLogger(__name__)
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)|\b(SMP_[A-Z]+)\b")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)|\b(SMP_[A-Z0-9_]+)\b")
+SEED_ENV = ("SMP_ROLE", "SMP_S3BUCKETNAME", "SMP_REGION", "SMP_ACCOUNTID", "SMP_SOURCE_DIR_PATH")
 ERROR_DAG_ID = "smflow__invalid_pipelines"
 
 
@@ -43,6 +44,9 @@ def cache_key(source: PipelineSource, contents: Iterable[bytes]) -> str:
         digest.update(str(file.resolve()).encode() + b"\0" + data + b"\0")
         for match in _ENV_REF.finditer(data.decode("utf-8", "replace")):
             name = match.group(1) or match.group(2)
+            digest.update(f"{name}={os.environ.get(name)}\0".encode())
+    if source.seed:  # the seed loader reads these even where the files do not name them
+        for name in SEED_ENV:
             digest.update(f"{name}={os.environ.get(name)}\0".encode())
     return digest.hexdigest()
 

@@ -23,29 +23,39 @@ _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
 
 @dataclass
 class SourceMap:
-    """Where each key path sits in one file: the value's position and, for mapping entries, the key's."""
+    """Where each key path sits: the value's position and, for mapping entries, the key's.
+
+    Normally every path is in `file`. A document merged from several files (seed-framework confs) names the
+    file of each path in `files`, so an issue points into the file the user has to edit.
+    """
 
     file: str
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    files: dict[Path_, str] = field(default_factory=dict)
 
-    def position(self, path: Path_, *, prefer_key: bool = False) -> tuple[int, int]:
-        """Closest known position for `path`, walking up to a parent when the exact path is absent."""
+    def locate(self, path: Path_, *, prefer_key: bool = False) -> tuple[str, int, int]:
+        """File, line and column of the closest known position for `path`, walking up to a parent if absent."""
         probe = tuple(path)
         while True:
             if prefer_key and probe in self.keys:
-                return self.keys[probe]
+                return (self.files.get(probe, self.file), *self.keys[probe])
             if probe in self.values:
-                return self.values[probe]
+                return (self.files.get(probe, self.file), *self.values[probe])
             if probe in self.keys:
-                return self.keys[probe]
+                return (self.files.get(probe, self.file), *self.keys[probe])
             if not probe:
-                return (1, 1)
+                return (self.files.get(probe, self.file), 1, 1)
             probe = probe[:-1]
 
+    def position(self, path: Path_, *, prefer_key: bool = False) -> tuple[int, int]:
+        """Closest known line and column for `path` (see `locate` for the file)."""
+        _, line, col = self.locate(path, prefer_key=prefer_key)
+        return line, col
+
     def issue(self, path: Path_, message: str, *, prefer_key: bool = False) -> SpecIssue:
-        line, col = self.position(path, prefer_key=prefer_key)
-        return SpecIssue(self.file, line, col, format_key_path(path), message)
+        file, line, col = self.locate(path, prefer_key=prefer_key)
+        return SpecIssue(file, line, col, format_key_path(path), message)
 
 
 @dataclass

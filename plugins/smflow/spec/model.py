@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
-Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=40)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=64)]
 Scalar = str | int | float | bool
 
 REFERENCE_HELP = (
@@ -75,6 +75,7 @@ class StepBase(StrictModel):
     image: ImageSpec | None = None
     environment: dict[str, str] = {}
     max_runtime_seconds: Annotated[int, Field(ge=1, le=2419200)] | None = None
+    volume_size_gb: Annotated[int, Field(ge=1, le=16384)] | None = None
     retries: Annotated[int, Field(ge=0, le=10)] = 0
 
 
@@ -105,7 +106,8 @@ class CreateModelStep(StepBase):
 
     type: Literal["create_model"]
     model: str = Field(description="training step (`train` or `model.train`) whose model.tar.gz to serve")
-    entry_point: str = "inference.py"
+    entry_point: str | None = Field("inference.py", description="inference script in source_dir; null when "
+                                                                "model.tar.gz carries its own code/")
 
 
 class TransformStep(StepBase):
@@ -134,6 +136,8 @@ class EvaluationStep(StepBase):
     arguments: list[str] = []
     inputs: dict[Name, Input] = Field({}, description=REFERENCE_HELP)
     report: str = Field("evaluation.json", description="file name of the metrics JSON the script writes")
+    output_dir: Annotated[str, Field(pattern=r"^/opt/ml/processing/")] = Field(
+        "/opt/ml/processing/evaluation", description="container folder the report is written to (uploaded)")
 
 
 Comparison = Literal["lt", "le", "gt", "ge", "eq", "ne"]
@@ -191,7 +195,8 @@ class RegisterStep(StepBase):
     group: str | None = Field(None, description="model package group; default `<pipeline>-<model unit>`")
     approval: Literal["Approved", "PendingManualApproval", "Rejected"] = "PendingManualApproval"
     report: str | None = Field(None, description="evaluation step whose report becomes the model metrics")
-    entry_point: str = "inference.py"
+    entry_point: str | None = Field("inference.py", description="inference script in source_dir; null when "
+                                                                "model.tar.gz carries its own code/")
     content_types: list[str] = ["text/csv"]
     response_types: list[str] = ["text/csv"]
 

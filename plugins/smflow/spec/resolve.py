@@ -205,10 +205,12 @@ class _Resolver:
             self.resolve_input(node, "input", step.input, (*node.path, "input"))
             self.link(node, step.model, "model", (CreateModelStep,))
         elif isinstance(step, CreateModelStep):
-            self.check_file(node, step.entry_point, "entry_point")
+            if step.entry_point:
+                self.check_file(node, step.entry_point, "entry_point")
             self.link(node, step.model, "model", (TrainingStep,))
         elif isinstance(step, RegisterStep):
-            self.check_file(node, step.entry_point, "entry_point")
+            if step.entry_point:
+                self.check_file(node, step.entry_point, "entry_point")
             self.link(node, step.model, "model", (TrainingStep,))
             if step.report:
                 self.link(node, step.report, "report", (EvaluationStep,))

@@ -6,6 +6,7 @@ never sees half an object. The same pipeline runs on AWS with only the storage r
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 import tarfile
@@ -89,7 +90,7 @@ class LocalStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def upload_dir(self, source: Path, prefix_uri: str) -> list[str]:
+    def upload_dir(self, source: Path, prefix_uri: str) -> builtins.list[str]:
         """Upload every regular file under `source` (symlinks are not followed, as on SageMaker)."""
         written = []
         base = prefix_uri.rstrip("/")
@@ -115,7 +116,7 @@ class LocalStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def list(self, prefix_uri: str) -> list[str]:
+    def list(self, prefix_uri: str) -> builtins.list[str]:
         """Every object URI that starts with `prefix_uri` (string prefix, as S3 ListObjectsV2)."""
         bucket, key = split_uri(prefix_uri)
         if prefix_uri.endswith("/") and key:
@@ -135,7 +136,7 @@ class LocalStore:
                 uris.append(f"{SCHEME}{bucket}/{rel}")
         return sorted(uris)
 
-    def download(self, uri: str, dest: Path) -> list[Path]:
+    def download(self, uri: str, dest: Path) -> builtins.list[Path]:
         """Copy an object, or every object under a prefix, into directory `dest` (keys relative to the prefix).
 
         A prefix is treated as a folder: `s3://b/data` matches `data/x.csv` but not `database.csv`,
