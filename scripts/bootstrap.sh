@@ -22,4 +22,7 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
 "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -r requirements.lock
 "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --no-deps -e .
+# The build leaves plugins/smflow.egg-info on sys.path (via the editable .pth), which would make Airflow
+# discover the plugin entry point twice; the installed dist-info is the one that counts.
+rm -rf plugins/smflow.egg-info
 echo "$want" > "$stamp"
