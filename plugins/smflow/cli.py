@@ -155,12 +155,12 @@ def cmd_registry(args: argparse.Namespace) -> int:
             if not rows:
                 print("no model package versions registered" + (f" in {args.group}" if args.group else ""))
             for row in rows:
-                print(f"{row['ModelPackageGroupName']:<28} v{row['ModelPackageVersion']:<4} "
-                      f"{row['ModelApprovalStatus']:<22} {row.get('CreationTime', '')}  {row['ModelPackageArn']}")
+                run = row.get("metadata", {}).get("smflow:run_id", "")
+                print(f"{row['group']:<28} v{row['version']:<4} {row['status']:<22} {row['created'][:19]}  {run}")
             return 0
         status = "Approved" if args.action == "approve" else "Rejected"
         row = registry.set_status(args.group, args.version, status, args.note)
-        print(f"{row['ModelPackageArn']}: {row['ModelApprovalStatus']}")
+        print(f"{row['arn']}: {row['status']}")
         return 0
     except (ValueError, LookupError) as e:
         print(f"smflow registry: {e}", file=sys.stderr)

@@ -92,8 +92,11 @@ def summarise(dag_run: Any, seconds: float) -> RunSummary:
     with create_session() as session:
         rows = session.query(XComModel).filter(XComModel.dag_id == dag_run.dag_id,
                                                XComModel.run_id == dag_run.run_id,
-                                               XComModel.key == "return_value").all()
-        values = {row.task_id: XComModel.deserialize_value(row) for row in rows}
+                                               XComModel.key.in_(["return_value", "gate"])).all()
+        values: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            value = XComModel.deserialize_value(row)
+            values.setdefault(row.task_id, {}).update(value if row.key == "return_value" else {"gate": value})
         from airflow.models.taskinstance import TaskInstance
 
         tis = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_run.dag_id,
@@ -134,8 +137,12 @@ def format_summary(summary: RunSummary) -> str:
             detail = "  " + ", ".join(f"{k}={v:.4g}" for k, v in xcom["metrics"].items())
         if xcom.get("version") is not None:
             detail = f"  registered {xcom.get('model_package_arn')} (version {xcom['version']}, {xcom.get('status')})"
-        if xcom.get("decision"):
+        if xcom.get("gate") and not xcom["gate"].get("passed"):
+            detail = "  gate not passed: " + "; ".join(xcom["gate"].get("failures", []))
+        elif xcom.get("decision"):
             decision = xcom["decision"]
-            detail = f"  gate passed (new={decision.get('new')!s}, approved={decision.get('old', 'none')!s})"
+            new, old = decision.get("new"), decision.get("old")
+            detail = "  gate passed" + (f" (new {new:.4g} vs approved {old:.4g})" if old is not None else
+                                        f" (new {new:.4g}; no approved version yet)" if new is not None else "")
         lines.append(f"  {task.task_id:<{width}}  {task.state:<10} {seconds}{detail}")
     return "\n".join(lines)

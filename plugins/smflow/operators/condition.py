@@ -102,6 +102,7 @@ class ModelGateOperator(SmflowOperator):
                     failures.append(f"{beat['metric']} = {new:.6g} does not beat approved {arn} ({old:.6g}) by "
                                     f"{margin} ({word} {old - margin if word == 'below' else old + margin:.6g} "
                                     "needed)")
+        context["ti"].xcom_push(key="gate", value={"passed": not failures, "failures": failures, **decision})
         if failures:
             message = "gate not passed: " + "; ".join(failures)
             if params.get("on_fail", "skip") == "fail":
