@@ -10,6 +10,7 @@ import glob
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +127,23 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from smflow.dags.runner import format_summary, run_pipeline_dag
 
-    conf = json.loads(args.conf) if args.conf else None
     try:
-        summary = run_pipeline_dag(Path(args.path), args.dag, args.executor, conf)
+        conf = json.loads(args.conf) if args.conf else None
+    except json.JSONDecodeError as e:
+        print(f"smflow run: --conf is not valid JSON: {e}", file=sys.stderr)
+        return 2
+    logical_date = None
+    if args.logical_date:
+        try:
+            logical_date = datetime.fromisoformat(args.logical_date)
+        except ValueError:
+            print(f"smflow run: --logical-date {args.logical_date!r} is not an ISO date-time "
+                  "(e.g. 2026-11-23T03:00:00+00:00)", file=sys.stderr)
+            return 2
+        if logical_date.tzinfo is None:
+            logical_date = logical_date.replace(tzinfo=UTC)
+    try:
+        summary = run_pipeline_dag(Path(args.path), args.dag, args.executor, conf, logical_date)
     except SpecError as e:
         for issue in e.issues:
             print(issue, file=sys.stderr)
@@ -199,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dag", default="train", choices=["train", "batch", "monitor"])
     p.add_argument("--executor", default="local", choices=["local", "sagemaker"])
     p.add_argument("--conf", help="DAG run conf as JSON")
+    p.add_argument("--logical-date", help="ISO date-time; the same value re-runs that run (same job names)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("registry", help="the local model registry")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,12 @@ def summarise(dag_run: Any, seconds: float) -> RunSummary:
 
 
 def run_pipeline_dag(path: Path, kind: str = "train", executor: str = "local",
-                     conf: dict[str, Any] | None = None) -> RunSummary:
-    """Compile `path`, build the `<pipeline>__<kind>` DAG, serialize it and run it with `dag.test()`."""
+                     conf: dict[str, Any] | None = None, logical_date: datetime | None = None) -> RunSummary:
+    """Compile `path`, build the `<pipeline>__<kind>` DAG, serialize it and run it with `dag.test()`.
+
+    Giving the `logical_date` of an earlier run re-runs that run (same run id, so the same job names): tasks
+    find the jobs their earlier tries started, as a retried task would.
+    """
     airflow_home = prepare_airflow_env()
     os.environ["SMFLOW_EXECUTOR"] = executor
     from smflow.compile.graph import compile_pipeline
@@ -122,7 +127,9 @@ def run_pipeline_dag(path: Path, kind: str = "train", executor: str = "local",
     dag = build_dag(compiled, fileloc=str(path), executor=executor)
     serialize(dag)
     started = time.perf_counter()
-    dag_run = dag.test(run_conf=conf)
+    # run_after = logical_date makes the run id `manual__<date>`, so the same date names the same run again.
+    dag_run = (dag.test(run_conf=conf, logical_date=logical_date, run_after=logical_date) if logical_date
+               else dag.test(run_conf=conf))
     return summarise(dag_run, time.perf_counter() - started)
 
 
