@@ -89,14 +89,41 @@ def bench_overhead(executor, work: Path) -> list[tuple[str, float, float]]:  # n
     return rows
 
 
-def bench_transform(executor, work: Path, rows_per_file: int = 100_000, files: int = 4) -> tuple[float, float, int]:  # noqa: ANN001
+def _transform_once(executor, name: str, prefix: str) -> float:  # noqa: ANN001
+    request = {
+        "TransformJobName": name, "ModelName": "bench-model", "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 6,
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": prefix}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": f"s3://bench/predictions/{name}", "Accept": "text/csv",
+                            "AssembleWith": "Line"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+    started = time.perf_counter()
+    executor.start_job("CreateTransformJob", request)
+    executor.wait_for_job("CreateTransformJob", name, poll_seconds=0.02)
+    return time.perf_counter() - started
+
+
+def _direct_once(model, files: list[Path], out: Path) -> float:  # noqa: ANN001
+    """The strongest plain-Python equivalent: numpy's C CSV parser, predict, fast float formatting."""
+    import numpy as np
+
+    started = time.perf_counter()
+    for file in files:
+        predictions = model.predict(np.loadtxt(file, delimiter=",", dtype=np.float32))
+        (out / f"{file.name}.out").write_text("\n".join(map(str, predictions.tolist())) + "\n")
+    return time.perf_counter() - started
+
+
+def bench_transform(executor, work: Path, rows_per_file: int = 100_000, files: int = 5):  # noqa: ANN001, ANN201
+    """Marginal throughput: (5 files - 1 file) rows / time difference, so fixed start-up costs cancel out."""
     import joblib
     import numpy as np
-    from sklearn.linear_model import Ridge
+    from sklearn.linear_model import LinearRegression
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2000, 10))
-    model = Ridge().fit(x, x @ rng.normal(size=10))
+    model = LinearRegression().fit(x, x @ rng.normal(size=10))
     model_dir = work / "model"
     (model_dir / "code").mkdir(parents=True)
     joblib.dump(model, model_dir / "model.joblib")
@@ -108,33 +135,28 @@ def bench_transform(executor, work: Path, rows_per_file: int = 100_000, files: i
     executor.upload(archive, "s3://bench/model/model.tar.gz")
     data_dir = work / "data"
     data_dir.mkdir()
+    paths = []
     for i in range(files):
-        np.savetxt(data_dir / f"part-{i}.csv", rng.normal(size=(rows_per_file, 10)), delimiter=",", fmt="%.6f")
-    executor.upload(data_dir, "s3://bench/input")
-    total = rows_per_file * files
-
-    started = time.perf_counter()
-    for file in sorted(data_dir.iterdir()):
-        predictions = model.predict(np.loadtxt(file, delimiter=","))
-        np.savetxt(work / f"{file.name}.direct.out", predictions, fmt="%.6f")
-    direct = time.perf_counter() - started
-
+        path = data_dir / f"part-{i}.csv"
+        np.savetxt(path, rng.normal(size=(rows_per_file, 10)), delimiter=",", fmt="%.6f")
+        paths.append(path)
+    executor.upload(data_dir / "part-0.csv", "s3://bench/one/part-0.csv")
+    executor.upload(data_dir, "s3://bench/all")
     executor.call("CreateModel", {"ModelName": "bench-model", "ExecutionRoleArn": ROLE, "PrimaryContainer": {
         "Image": IMAGE, "ModelDataUrl": "s3://bench/model/model.tar.gz",
         "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}}})
-    request = {
-        "TransformJobName": "bench-transform", "ModelName": "bench-model", "BatchStrategy": "MultiRecord",
-        "MaxPayloadInMB": 6,
-        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bench/input"}},
-                           "ContentType": "text/csv", "SplitType": "Line"},
-        "TransformOutput": {"S3OutputPath": "s3://bench/predictions", "Accept": "text/csv", "AssembleWith": "Line"},
-        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    out = work / "direct-out"
+    out.mkdir()
+    direct_one = min(_direct_once(model, paths[:1], out) for _ in range(3))
+    direct_all = min(_direct_once(model, paths, out) for _ in range(3))
+    local_one = min(_transform_once(executor, f"bench-one-{i}", "s3://bench/one") for i in range(2))
+    local_all = min(_transform_once(executor, f"bench-all-{i}", "s3://bench/all") for i in range(2))
+    marginal_rows = rows_per_file * (files - 1)
+    return {
+        "direct": (direct_one, direct_all, marginal_rows / (direct_all - direct_one)),
+        "local": (local_one, local_all, marginal_rows / (local_all - local_one)),
+        "rows": rows_per_file * files,
     }
-    started = time.perf_counter()
-    executor.start_job("CreateTransformJob", request)
-    executor.wait_for_job("CreateTransformJob", "bench-transform", poll_seconds=0.05)
-    local = time.perf_counter() - started
-    return direct, local, total
 
 
 def main() -> None:
@@ -143,19 +165,23 @@ def main() -> None:
     from smflow.executors.local.executor import LocalExecutor
 
     executor = LocalExecutor()
-    print("1. training job overhead (best of 2)")
+    print("1. training job overhead (best of 2; RandomForest on synthetic data, model.tar.gz packed at gzip -6)")
     print(f"{'step':>17} | {'direct (s)':>10} | {'local job (s)':>13} | {'ratio':>6} | {'overhead (s)':>12}")
     print("-" * 72)
     for label, direct, local in bench_overhead(executor, work):
         print(f"{label:>17} | {direct:>10.2f} | {local:>13.2f} | {local / direct:>5.2f}x | {local - direct:>12.2f}")
     print()
-    direct, local, total = bench_transform(executor, work)
-    print("2. batch transform throughput (400,000 rows x 10 features, CSV, MultiRecord 6 MB)")
-    print(f"{'path':>30} | {'seconds':>8} | {'rows/s':>10}")
-    print("-" * 56)
-    print(f"{'read + model.predict directly':>30} | {direct:>8.2f} | {total / direct:>10.0f}")
-    print(f"{'CreateTransformJob (local)':>30} | {local:>8.2f} | {total / local:>10.0f}")
-    print(f"\nthroughput ratio local/direct: {direct / local:.2f}x (target >= 0.8x)")
+    result = bench_transform(executor, work)
+    print(f"2. batch transform (LinearRegression, CSV, 10 features, MultiRecord 6 MB; {result['rows']:,} rows, "
+          "5 files)")
+    print(f"{'path':>34} | {'1 file (s)':>10} | {'5 files (s)':>11} | {'marginal rows/s':>15}")
+    print("-" * 80)
+    for label, key in (("loadtxt + predict + write, direct", "direct"), ("CreateTransformJob (local)", "local")):
+        one, five, rate = result[key]
+        print(f"{label:>34} | {one:>10.2f} | {five:>11.2f} | {rate:>15,.0f}")
+    ratio = result["local"][2] / result["direct"][2]
+    print(f"\nthroughput ratio local/direct (marginal): {ratio:.2f}x (target >= 0.8x); the local job's fixed "
+          f"start-up (runner, imports, model load): {result['local'][0] - result['direct'][0]:.2f} s")
 
 
 if __name__ == "__main__":

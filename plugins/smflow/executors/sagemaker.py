@@ -58,7 +58,7 @@ class SageMakerExecutor(Executor):
         if tar:
             with tempfile.TemporaryDirectory() as tmp:
                 archive = Path(tmp) / "archive.tar.gz"
-                with tarfile.open(archive, "w:gz") as fh:
+                with tarfile.open(archive, "w:gz", compresslevel=6) as fh:
                     for item in sorted(source.iterdir()) if source.is_dir() else [source]:
                         fh.add(item, arcname=item.name)
                 self.s3.upload_file(str(archive), bucket, key)

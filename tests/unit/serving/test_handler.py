@@ -269,3 +269,20 @@ def test_model_fn_failure_is_a_load_error_naming_the_script(tmp_path: Path) -> N
     """)
     with pytest.raises(HandlerLoadError, match=r"inference.py: model_fn\(.*\) failed: FileNotFoundError"):
         load_handler(tmp_path)
+
+
+def test_float64_and_int_csv_fast_path_matches_savetxt_byte_for_byte() -> None:
+    import io
+
+    import numpy as np
+
+    from smflow.serving.handler import encode
+
+    rng = np.random.default_rng(7)
+    edge = np.array([0.1, 1e16, 1e-5, 1e-4, -0.0, np.inf, -np.inf, np.nan, 123456789012345.0, 1e22, 5e-324,
+                     1.7976931348623157e308, 2 / 3])
+    for array in (np.concatenate([rng.normal(size=500) * 10.0 ** rng.integers(-8, 8, 500), edge]),
+                  rng.normal(size=(50, 4)), rng.integers(-1000, 1000, size=(20, 3)), np.arange(5)):
+        expected = io.StringIO()
+        np.savetxt(expected, array, delimiter=",", fmt="%s")
+        assert encode(array, "text/csv") == expected.getvalue().encode()

@@ -108,7 +108,8 @@ class LocalStore:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PART_SUFFIX)
         os.close(fd)
         try:
-            with tarfile.open(tmp, "w:gz") as tar:
+            # gzip level 6 (what `tar czf` uses): level 9, tarfile's default, is ~10x slower for ~2% smaller
+            with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
                 for item in sorted(source.iterdir()) if source.is_dir() else [source]:
                     tar.add(item, arcname=item.name)
             os.replace(tmp, path)

@@ -459,7 +459,11 @@ def _payloads(data: bytes, relative: str, settings: TransformSettings) -> Iterat
         payload = data[start:end]
         start = end
         if not payload.isspace():
-            yield payload, payload.count(b"\n") + (0 if payload.endswith(b"\n") else 1) - payload.count(b"\n\n")
+            if b"\n\n" in payload:  # blank lines are not records: count the others (rare, slower path)
+                records = sum(1 for line in payload.split(b"\n") if line.strip())
+            else:
+                records = payload.count(b"\n") + (0 if payload.endswith(b"\n") else 1)
+            yield payload, records
 
 
 def _check_record_size(length: int, limit: int | None, relative: str, what: str) -> None:
