@@ -11,7 +11,7 @@ from smflow.cli import main
 from smflow.compile.graph import compile_pipeline
 from smflow.compile.naming import NAME_PATTERN, job_name, run_key
 from smflow.compile.render import RunTemplateContext, render_value
-from smflow.compile.validation import RequestValidationError, validate_request
+from smflow.service_model import RequestValidationError, validate_request
 from smflow.spec import load_pipeline
 from tests.conftest import PIPELINES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smflow.compile.graph import compile_pipeline
-from smflow.compile.validation import validate_request
+from smflow.service_model import validate_request
 from smflow.spec.seedconf import load_seed_documents, seed_files
 from tests.conftest import FIXTURES
 from tests.unit.compile.test_requests import rendered

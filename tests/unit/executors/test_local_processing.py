@@ -14,10 +14,10 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.validate import ParamValidator
 
-from smflow.compile.validation import sagemaker_model
 from smflow.executors.base import JobFailedError
 from smflow.executors.local.executor import LocalExecutor
 from smflow.executors.local.sandbox import choose_mode
+from smflow.service_model import sagemaker_model
 
 SCRIPTS = Path(__file__).parent / "scripts"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"

@@ -32,10 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import Shape
-from botocore.validate import ParamValidator
 
 from smflow import settings
-from smflow.compile.validation import sagemaker_model
 from smflow.executors.base import Executor, not_found_error
 from smflow.executors.local.jobs import (
     ACTIVE_STATUSES,
@@ -48,6 +46,7 @@ from smflow.executors.local.jobs import (
     write_json_atomic,
 )
 from smflow.executors.local.store import LocalStore
+from smflow.service_model import request_problems, sagemaker_model
 
 if TYPE_CHECKING:
     from smflow.executors.local.registry import ModelRegistry
@@ -181,10 +180,9 @@ class LocalExecutor(Executor):
 
     def _validate(self, operation: str, params: Mapping[str, Any]) -> None:
         """botocore's client-side check, exactly as boto3 runs it before sending a request."""
-        shape = sagemaker_model().operation_model(operation).input_shape
-        report = ParamValidator().validate(dict(params), shape)
-        if report.has_errors():
-            raise ParamValidationError(report=f"invalid {operation} request:\n{report.generate_report()}")
+        problems = request_problems(operation, params)
+        if problems:
+            raise ParamValidationError(report=f"invalid {operation} request:\n{problems}")
 
     def _check_name(self, operation: str, key: str, name: str) -> None:
         """SageMaker's server-side name pattern; names also become directory names, so this guards paths."""

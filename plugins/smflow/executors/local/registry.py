@@ -23,7 +23,6 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +30,7 @@ from botocore.exceptions import ClientError
 
 from smflow import settings
 from smflow.executors.base import not_found_error
+from smflow.service_model import request_problems
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 _GROUP_NAME_HELP = "1-63 letters, digits and hyphens, starting and ending with a letter or digit"
@@ -75,21 +75,11 @@ def _validation_error(operation: str, message: str) -> ClientError:
     return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
 
 
-@lru_cache(maxsize=1)
-def _service_model() -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("sagemaker")
-
-
 def _validate_shape(operation: str, params: Mapping[str, Any]) -> None:
     """The client-side checks boto3 runs before sending (required, unknown, types, lengths)."""
-    from botocore.validate import ParamValidator
-
-    shape = _service_model().operation_model(operation).input_shape
-    report = ParamValidator().validate(dict(params), shape)
-    if report.has_errors():
-        raise _validation_error(operation, f"Invalid parameters for {operation}: {report.generate_report()}")
+    problems = request_problems(operation, params)
+    if problems:
+        raise _validation_error(operation, f"Invalid parameters for {operation}: {problems}")
 
 
 def _now() -> str:

@@ -1,4 +1,5 @@
-"""Check a request against botocore's real SageMaker service model: the shapes AWS itself would accept."""
+"""botocore's SageMaker service model: the request shapes AWS itself accepts, for compile checks and the local
+executor alike (one copy of the rules, loaded once per process)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,14 @@ def operation_model(operation: str) -> OperationModel:
     return model.operation_model(operation)
 
 
-def validate_request(operation: str, request: Mapping[str, Any]) -> None:
-    """Raise `RequestValidationError` listing every problem botocore finds (types, required keys, lengths)."""
+def request_problems(operation: str, request: Mapping[str, Any]) -> str | None:
+    """botocore's client-side report (types, required and unknown keys, lengths), or None when valid."""
     report = ParamValidator().validate(dict(request), operation_model(operation).input_shape)
-    if report.has_errors():
-        raise RequestValidationError(f"invalid {operation} request:\n{report.generate_report()}")
+    return report.generate_report() if report.has_errors() else None
+
+
+def validate_request(operation: str, request: Mapping[str, Any]) -> None:
+    """Raise `RequestValidationError` listing every problem botocore finds."""
+    problems = request_problems(operation, request)
+    if problems:
+        raise RequestValidationError(f"invalid {operation} request:\n{problems}")
