@@ -143,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if logical_date.tzinfo is None:
             logical_date = logical_date.replace(tzinfo=UTC)
     try:
-        summary = run_pipeline_dag(Path(args.path), args.dag, args.executor, conf, logical_date)
+        summary = run_pipeline_dag(Path(args.path), args.dag, args.executor, conf, logical_date, args.verbose)
     except SpecError as e:
         for issue in e.issues:
             print(issue, file=sys.stderr)
@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local", choices=["local", "sagemaker"])
     p.add_argument("--conf", help="DAG run conf as JSON")
     p.add_argument("--logical-date", help="ISO date-time; the same value re-runs that run (same job names)")
+    p.add_argument("-v", "--verbose", action="store_true", help="Airflow's own INFO logs too")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("registry", help="the local model registry")

@@ -18,8 +18,12 @@ from smflow.settings import smflow_home
 BUNDLE = "smflow"
 
 
-def prepare_airflow_env(home: Path | None = None) -> Path:
-    """Point Airflow at a private home + SQLite DB; must run before the first `import airflow`."""
+def prepare_airflow_env(home: Path | None = None, *, verbose: bool = False) -> Path:
+    """Point Airflow at a private home + SQLite DB; must run before the first `import airflow`.
+
+    Unless `verbose`, Airflow's own bookkeeping is logged at WARNING and only the task operators (the
+    jobs' logs, uploads, decisions) at INFO, so a run reads as what the pipeline did.
+    """
     home = home or smflow_home()
     airflow_home = home / "airflow"
     dags_folder = airflow_home / "dags"
@@ -29,7 +33,11 @@ def prepare_airflow_env(home: Path | None = None) -> Path:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
     os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{airflow_home / 'airflow.db'}")
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+    if verbose:
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+    else:
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "airflow.task.operators=INFO")
     return airflow_home
 
 
@@ -109,13 +117,14 @@ def summarise(dag_run: Any, seconds: float) -> RunSummary:
 
 
 def run_pipeline_dag(path: Path, kind: str = "train", executor: str = "local",
-                     conf: dict[str, Any] | None = None, logical_date: datetime | None = None) -> RunSummary:
+                     conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
+                     verbose: bool = False) -> RunSummary:
     """Compile `path`, build the `<pipeline>__<kind>` DAG, serialize it and run it with `dag.test()`.
 
     Giving the `logical_date` of an earlier run re-runs that run (same run id, so the same job names): tasks
     find the jobs their earlier tries started, as a retried task would.
     """
-    airflow_home = prepare_airflow_env()
+    airflow_home = prepare_airflow_env(verbose=verbose)
     os.environ["SMFLOW_EXECUTOR"] = executor
     from smflow.compile.graph import compile_pipeline
     from smflow.spec import load_pipeline
