@@ -125,8 +125,8 @@ class RequestCompiler:
             from pathlib import Path
 
             local = Path(source)
-            target = f"{self.run_prefix(node)}/inputs/{name}"
-            uploads.append({"source": str(local), "uri": target + ("" if local.is_dir() else f"/{local.name}"),
+            target = f"{self.run_prefix(node)}/inputs/{name}/"
+            uploads.append({"source": str(local), "uri": target + ("" if local.is_dir() else local.name),
                             "tar": False})
             uri = target
         else:
@@ -144,7 +144,7 @@ class RequestCompiler:
         step = node.step
         assert isinstance(step, ProcessingStep | EvaluationStep)
         uploads: list[dict[str, Any]] = []
-        code_uri = f"{self.run_prefix(node)}/code"
+        code_uri = f"{self.run_prefix(node)}/code/"
         uploads.append({"source": str(node.source_dir), "uri": code_uri, "tar": False})
         inputs = [_processing_input("code", code_uri, CODE_DIR)]
         for name in step.inputs:
@@ -154,7 +154,9 @@ class RequestCompiler:
             local_outputs = {"evaluation": step.output_dir.rstrip("/")}
         else:
             local_outputs = {name: f"{PROCESSING_ROOT}/output/{name}" for name in step.outputs}
-        output_uris = {name: f"{self.run_prefix(node)}/output/{name}" for name in local_outputs}
+        # Per job (a retry never mixes with a killed try's files), and ending in '/': S3Prefix matches key
+        # prefixes, so without it an input `prep.test` would also read `test_labels/`.
+        output_uris = {name: f"{self.run_prefix(node)}/{JOB_NAME}/output/{name}/" for name in local_outputs}
         request: dict[str, Any] = {
             "ProcessingJobName": JOB_NAME,
             "RoleArn": self.defaults.role,
@@ -178,7 +180,7 @@ class RequestCompiler:
                 for name, path in local_outputs.items()]}
         outputs = dict(output_uris)
         if isinstance(step, EvaluationStep):
-            outputs["report"] = f"{output_uris['evaluation']}/{step.report}"
+            outputs["report"] = f"{output_uris['evaluation']}{step.report}"
         kind = "evaluation" if isinstance(step, EvaluationStep) else "processing"
         return CompiledTask(node.task_id, kind, "CreateProcessingJob", request, outputs, uploads,
                             retries=step.retries)
@@ -273,7 +275,7 @@ class RequestCompiler:
         step = node.step
         assert isinstance(step, TransformStep)
         uploads: list[dict[str, Any]] = []
-        output_path = f"{self.run_prefix(node)}/output"
+        output_path = f"{self.run_prefix(node)}/{JOB_NAME}/output/"
         model_task = self.upstream_task(node, step.model)
         request: dict[str, Any] = {
             "TransformJobName": JOB_NAME,

@@ -62,7 +62,10 @@ def compile_source(source: PipelineSource, *, use_cache: bool = True) -> Compile
     cached = _cache_dir() / f"{key}.json"
     if use_cache:
         try:
-            return CompiledPipeline.from_json(json.loads(cached.read_text()))
+            hit = CompiledPipeline.from_json(json.loads(cached.read_text()))
+            # The key covers the YAML; a script or data file deleted since must still be reported.
+            if all(Path(u["source"]).exists() for d in hit.dags for t in d.tasks for u in t.uploads):
+                return hit
         except (OSError, ValueError, KeyError, TypeError):
             pass
     if source.seed:
@@ -159,7 +162,12 @@ def build_dags(root: Path, *, only_dag_id: str | None = None, executor: str | No
                 errors[source.label] = [f"{source.label}:1:1: pipeline: DAG id {compiled_dag.dag_id} is already "
                                         "defined by another pipeline; give this pipeline another name"]
                 continue
-            dags[compiled_dag.dag_id] = build_dag(compiled_dag, fileloc=source.label, executor=executor)
+            try:
+                dags[compiled_dag.dag_id] = build_dag(compiled_dag, fileloc=source.label, executor=executor)
+            except Exception as e:  # noqa: BLE001 - e.g. Airflow rejecting a schedule; never hide the others
+                log.exception("smflow could not build %s from %s", compiled_dag.dag_id, source.label)
+                errors[source.label] = [f"{source.label}:1:1: <dag>: Airflow rejected DAG {compiled_dag.dag_id}: "
+                                        f"{type(e).__name__}: {e}"]
     if not only_dag_id and use_cache:
         _write_atomic(_index_path(), json.dumps(index, sort_keys=True))
     return LoadResult(dags, errors, time.perf_counter() - started)

@@ -65,12 +65,16 @@ def not_found_error(operation: str, message: str) -> ClientError:
     return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
 
 
+NOT_FOUND_PHRASES = ("not find", "not found", "does not exist")
+
+
 def is_not_found(error: ClientError) -> bool:
+    """SageMaker's "no such name": ValidationException with "Requested resource not found." (real AWS),
+    "Could not find …" (moto, the local executor) or "… does not exist", or ResourceNotFound."""
     err = error.response.get("Error", {})
-    return err.get("Code") in {"ValidationException", "ResourceNotFound"} and (
-        "not find" in err.get("Message", "").lower() or "does not exist" in err.get("Message", "").lower()
-        or err.get("Code") == "ResourceNotFound"
-    )
+    message = str(err.get("Message", "")).lower()
+    return err.get("Code") == "ResourceNotFound" or (
+        err.get("Code") == "ValidationException" and any(phrase in message for phrase in NOT_FOUND_PHRASES))
 
 
 class Executor(ABC):

@@ -273,6 +273,13 @@ class _Resolver:
 
     def check_schedule(self) -> None:
         value = self.spec.schedule.train
+        if value is not None and not isinstance(value, str):
+            for index, uri in enumerate(value.assets):
+                scheme, sep, rest = uri.partition("://")
+                if not sep or not scheme or not rest.strip("/"):
+                    self.error(("schedule", "train", "assets", index),
+                               f"'{uri}' is not an asset URI; write scheme://location, e.g. s3://bucket/data/ or "
+                               "smflow://pipeline/retrain")
         if isinstance(value, str) and value not in AIRFLOW_PRESETS:
             from croniter import croniter
 

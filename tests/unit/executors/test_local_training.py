@@ -276,7 +276,7 @@ def test_fastfile_channel_reads_in_place(executor: LocalExecutor, tmp_path: Path
     executor.write_bytes("s3://ml-bucket/bigger/not-this.csv", b"other prefix\n")
     source = upload_source(executor, tmp_path, "fastfile_reader.py")
     executor.call(OP, script_mode_request("fastfile-1", "fastfile_reader.py", source,
-                                          channels=[channel("train", "s3://ml-bucket/big", "FastFile")]))
+                                          channels=[channel("train", "s3://ml-bucket/big/", "FastFile")]))
     description = finished(executor, "fastfile-1")
     assert description["TrainingJobStatus"] == "Completed", description.get("FailureReason")
     report = json.loads(tar_members(executor.read_bytes(description["ModelArtifacts"]["S3ModelArtifacts"]))

@@ -121,10 +121,13 @@ class JobRun:
         return len(pairs)
 
     def _prefix_objects(self, uri: str) -> list[tuple[str, str]]:
-        if self.store.path_for(uri).is_file():
-            return [(uri, uri.rsplit("/", 1)[-1])]
-        prefix = uri.rstrip("/") + "/"
-        return [(object_uri, object_uri[len(prefix):]) for object_uri in self.store.list(prefix)]
+        """S3Prefix as SageMaker reads it: every key that starts with the prefix *string* (so `s3://b/test`
+        also matches `test_labels/…`; write `s3://b/test/` for a folder), staged at the key minus the prefix."""
+        pairs = []
+        for object_uri in self.store.list(uri):
+            relative = object_uri[len(uri):].lstrip("/") or object_uri.rsplit("/", 1)[-1]
+            pairs.append((object_uri, relative))
+        return pairs
 
     def _manifest_objects(self, uri: str, where: str) -> list[tuple[str, str]]:
         try:
