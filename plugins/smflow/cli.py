@@ -119,6 +119,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
     else:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text)
         print(f"wrote {args.output} (pipeline {doc.spec.pipeline}, {len(doc.nodes)} steps)")
     return 0

@@ -59,7 +59,7 @@ def resolve_image(framework: str, version: str, region: str, instance_type: str,
     try:
         uri = retrieve(framework, region, version=version, py_version=py_version, instance_type=instance_type,
                        image_scope=scope)
-    except (ValueError, KeyError) as e:
+    except (ValueError, KeyError, OSError) as e:  # an unknown framework is a missing table file (OSError)
         raise ImageResolutionError(f"no SageMaker image for framework '{framework}' version '{version}' in "
                                    f"{region} ({scope}): {e}") from None
     cache[key] = uri

@@ -88,6 +88,14 @@ def _position(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+MAX_NODES = 200_000  # far beyond any real spec; stops "billion laughs" alias expansion in its tracks
+MAX_DEPTH = 100
+
+
+class DocumentTooLargeError(Exception):
+    pass
+
+
 class _Builder:
     """Turns a composed YAML node tree into Python data, recording positions and collecting issues."""
 
@@ -96,8 +104,15 @@ class _Builder:
         self.source = source
         self.env = env
         self.issues: list[SpecIssue] = []
+        self.nodes = 0
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES or len(path) > MAX_DEPTH:
+            what = f"more than {MAX_NODES:,} values (aliases expanded)" if self.nodes > MAX_NODES else \
+                f"nesting deeper than {MAX_DEPTH} levels"
+            raise DocumentTooLargeError(f"the document has {what}; a pipeline spec is far smaller — check for "
+                                        "runaway anchors/aliases")
         self.source.values.setdefault(path, _position(node))
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)  # resolves `<<:` merge keys as PyYAML's constructor does
@@ -148,11 +163,17 @@ def load_yaml_text(text: str, file: str, env: Mapping[str, str] | None = None) -
                                        f"YAML syntax error: {problem}; fix the indentation or quoting here")]) from None
         except yaml.YAMLError as e:
             raise SpecError([SpecIssue(file, 1, 1, "<yaml>", f"YAML error: {e}")]) from None
+        except RecursionError:
+            raise SpecError([SpecIssue(file, 1, 1, "<yaml>", f"nesting deeper than Python can parse; a pipeline "
+                                                              f"spec needs at most {MAX_DEPTH} levels")]) from None
         if node is None:
             raise SpecError([SpecIssue(file, 1, 1, "<root>", "the file is empty; a pipeline spec is a mapping")])
         builder = _Builder(loader, source, os.environ if env is None else env)
         try:
             data = builder.build(node, ())
+        except DocumentTooLargeError as e:
+            line, col = _position(node)
+            raise SpecError([SpecIssue(file, line, col, "<yaml>", str(e))]) from None
         except yaml.constructor.ConstructorError as e:
             mark = e.problem_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

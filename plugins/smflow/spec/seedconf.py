@@ -266,7 +266,7 @@ class _Translator:
             self.error(at, "this step has no `step_name`; add one (it becomes the Airflow task id)")
             return None
         self.named.add(name)
-        if cls not in STEP_CLASSES:
+        if not isinstance(cls, str) or cls not in STEP_CLASSES:
             self.error(at / "step_class" if "step_class" in raw else at,
                        f"unknown step_class {cls!r}; use one of {', '.join(STEP_CLASSES)}")
             return None
@@ -465,7 +465,7 @@ class _Translator:
         out = []
         for index, name in enumerate(names):
             source = self.steps.get(name) if isinstance(name, str) else None
-            if source is None and name in self.named:
+            if source is None and isinstance(name, str) and name in self.named:
                 continue  # that step has its own error
             if source is None:
                 self.error(at / index, f"unknown step {name!r} in chain_input_source_step; steps: "

@@ -9,7 +9,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from smflow.spec.errors import Path_, SpecError, SpecIssue
+from smflow.spec.errors import Path_, SpecError, SpecIssue, format_key_path
 from smflow.spec.load import LoadedYaml
 
 M = typing.TypeVar("M", bound=BaseModel)
@@ -68,12 +68,16 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
-def data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
-    """Drop the union-tag elements pydantic inserts, keeping only keys/indexes that exist in the document."""
+def data_path(data: Any, loc: tuple[Any, ...], keep_last: bool = True) -> Path_:
+    """Drop the union-tag elements pydantic inserts, keeping only keys/indexes that exist in the document.
+
+    `keep_last`: the final element names a missing or unknown key (kept so the message names it)."""
     out: list[str | int] = []
     node = data
     for position, part in enumerate(loc):
-        if position == len(loc) - 1 and isinstance(node, dict) and part not in node:
+        if not isinstance(node, dict | list):
+            break  # a scalar: what follows are union-member names pydantic tried, not document keys
+        if keep_last and position == len(loc) - 1 and isinstance(node, dict) and part not in node:
             out.append(part)  # a missing or unknown key: keep it so the message names it
         elif isinstance(node, dict) and part in node:
             out.append(part)
@@ -81,10 +85,8 @@ def data_path(data: Any, loc: tuple[Any, ...]) -> Path_:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             out.append(part)
             node = node[part]
-        elif isinstance(node, dict | list):
-            continue  # a union tag or model name, not a document key
         else:
-            out.append(part)
+            continue  # a union tag or model name, not a document key
     return tuple(out)
 
 
@@ -107,12 +109,15 @@ def _message(root: type[BaseModel], error: Any) -> tuple[str, bool]:
         return "this step has no `type`; add `type:` (processing, training, transform, create_model, " \
                "evaluation, condition, register, deploy)", False
     if kind == "string_pattern_mismatch":
-        return (f"{given!r} is not a valid name: start with a letter, then letters, digits, '_' or '-'", False)
+        pattern = error.get("ctx", {}).get("pattern", "")
+        if "^/opt/ml/processing/" in pattern:
+            return f"{short(given)} must be a folder under /opt/ml/processing/", False
+        return (f"{short(given)} is not a valid name: start with a letter, then letters, digits, '_' or '-'", False)
     text = error["msg"]
     if text.startswith("Value error, "):
         text = text[len("Value error, "):]
     if given is not None and not isinstance(given, dict | list):
-        text = f"{text} (got {given!r})"
+        text = f"{text} (got {short(given)})"
     return text, False
 
 
@@ -128,7 +133,7 @@ def validate_model(loaded: LoadedYaml, model: type[M]) -> M:
         scalar_choices: dict[Path_, list[str]] = {}
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
-            path = data_path(loaded.data, loc)
+            path = data_path(loaded.data, loc, keep_last=error["type"] in {"missing", "extra_forbidden"})
             msg = error["msg"]
             if msg.startswith("Input should be a valid ") and error["type"] != "missing":
                 # A union of scalar types fails once per member; say it once, listing what would do.
@@ -141,13 +146,23 @@ def validate_model(loaded: LoadedYaml, model: type[M]) -> M:
                 issues.append(loaded.source.issue(path[:-1], message, prefer_key=True)._replace_path(path))
             else:
                 issues.append(loaded.source.issue(path, message, prefer_key=about_key))
+        deeper = {issue.key_path for issue in issues}
         for path, kinds in scalar_choices.items():
+            prefix = format_key_path(path)
+            if any(k.startswith(prefix + ".") or k.startswith(prefix + "[") for k in deeper):
+                continue  # the mapping form was meant and its own errors say what is wrong
             given = _at(loaded.data, path)
             unique = list(dict.fromkeys(kinds))
-            text = (f"Input should be a valid {unique[0]} (got {given!r})" if len(unique) == 1 else
-                    f"expected a {' or '.join(unique)}, got {type(given).__name__} {given!r}")
+            text = (f"Input should be a valid {unique[0]} (got {short(given)})" if len(unique) == 1 else
+                    f"expected a {' or '.join(unique)}, got {type(given).__name__} {short(given)}")
             issues.append(loaded.source.issue(path, text))
         raise SpecError(issues) from None
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """repr for messages, cut so one error stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _at(data: Any, path: Path_) -> Any:
