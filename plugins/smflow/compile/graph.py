@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from smflow.compile.render import RunTemplateContext, render_value
 from smflow.compile.requests import CompiledTask, RequestCompiler
+from smflow.service_model import constraint_problems, request_problems
 from smflow.spec.errors import SpecError, SpecIssue
 from smflow.spec.resolve import PipelineDocument
 
@@ -67,6 +69,30 @@ def _schedule(doc: PipelineDocument) -> str | dict[str, Any] | None:
     return {"assets": list(value.assets)}
 
 
+SAMPLE_RUN_ID = "scheduled__2026-01-01T00:00:00+00:00"
+
+
+def request_issues(task: CompiledTask, step_path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """What SageMaker would reject in this task's requests, rendered for a sample run so that values coming
+    from the spec (role, names, hyperparameters, limits) are checked now rather than at run time."""
+    context = RunTemplateContext("p__train", SAMPLE_RUN_ID, task.task_id, 1,
+                                 lambda t, name: "sample-model" if name == "model_name" else f"s3://b/{name}/")
+    variables = {"smflow": context, "run_id": SAMPLE_RUN_ID, "dag": {"dag_id": "p__train"}}
+    found = []
+    requests = [(p["operation"], p["request"]) for p in task.pre]
+    if task.operation:
+        requests.append((task.operation, task.request))
+    for operation, request in requests:
+        rendered = render_value(request, variables)
+        problems = [p for p in (request_problems(operation, rendered) or "").splitlines() if p.strip()]
+        problems += constraint_problems(operation, rendered)
+        for problem in problems:
+            path = ("defaults", "role") if "RoleArn" in problem else step_path
+            found.append((path, f"SageMaker would reject the compiled {operation} request: {problem.strip()}; "
+                                "change the setting it comes from"))
+    return found
+
+
 def compile_pipeline(doc: PipelineDocument) -> CompiledPipeline:
     """Compile every DAG of a pipeline; image-resolution problems come back as positioned `SpecError`s."""
     compiler = RequestCompiler(doc)
@@ -74,9 +100,13 @@ def compile_pipeline(doc: PipelineDocument) -> CompiledPipeline:
     issues: list[SpecIssue] = []
     for node in doc.nodes.values():
         try:
-            tasks.append(compiler.compile(node))
+            task = compiler.compile(node)
         except SpecError as e:
             issues.extend(e.issues)
+            continue
+        tasks.append(task)
+        if doc.source is not None:
+            issues.extend(doc.source.issue(path, message) for path, message in request_issues(task, node.path))
     if issues:
         raise SpecError(issues)
     spec = doc.spec

@@ -39,3 +39,11 @@ def run_key(run_id: str) -> str:
 def client_token(dag_id: str, run_id: str, task_id: str) -> str:
     """Idempotency token (≤ 36 chars) so a retried registration never creates a second version."""
     return digest(dag_id, run_id, task_id, length=32)
+
+
+def bounded_name(text: str, limit: int = MAX_NAME) -> str:
+    """`slug(text)`, cut to `limit` with a hash of the full text so two long names never collide."""
+    name = slug(text)
+    if len(name) <= limit:
+        return name
+    return f"{name[: limit - 11].rstrip('-')}-{digest(text)}"

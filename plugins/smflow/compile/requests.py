@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smflow.compile.images import ImageResolutionError, resolve_image
-from smflow.compile.naming import slug
+from smflow.compile.naming import bounded_name, slug
 from smflow.spec.errors import SpecError
 from smflow.spec.model import (
     ConditionStep,
@@ -302,7 +302,7 @@ class RequestCompiler:
                             uploads, retries=step.retries)
 
     def group_name(self, node: StepNode, explicit: str | None) -> str:
-        return explicit or slug(f"{self.spec.pipeline}-{node.unit}")
+        return explicit or bounded_name(f"{self.spec.pipeline}-{node.unit}")
 
     def register(self, node: StepNode) -> CompiledTask:
         step = node.step
@@ -340,7 +340,7 @@ class RequestCompiler:
     def deploy(self, node: StepNode) -> CompiledTask:
         step = node.step
         assert isinstance(step, DeployStep)
-        endpoint = step.endpoint_name or slug(f"{self.spec.pipeline}-{node.unit}")
+        endpoint = step.endpoint_name or bounded_name(f"{self.spec.pipeline}-{node.unit}")
         model_task = self.upstream_task(node, step.model)
         config = {
             "EndpointConfigName": JOB_NAME,
