@@ -40,6 +40,7 @@ class SpecIssue:
 class SpecError(ValueError):
     """Raised once per load with every issue found, sorted by position."""
 
-    def __init__(self, issues: Iterable[SpecIssue]):
+    def __init__(self, issues: Iterable[SpecIssue], error_paths: Sequence[Path_] = ()):
         self.issues = sorted(set(issues))
+        self.error_paths = list(error_paths)  # document paths of schema errors, for a second, repaired pass
         super().__init__("\n".join(str(i) for i in self.issues))

@@ -131,9 +131,11 @@ def validate_model(loaded: LoadedYaml, model: type[M]) -> M:
     except ValidationError as exc:
         issues: list[SpecIssue] = []
         scalar_choices: dict[Path_, list[str]] = {}
+        error_paths: list[Path_] = []
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
             path = data_path(loaded.data, loc, keep_last=error["type"] in {"missing", "extra_forbidden"})
+            error_paths.append(path)
             msg = error["msg"]
             if msg.startswith("Input should be a valid ") and error["type"] != "missing":
                 # A union of scalar types fails once per member; say it once, listing what would do.
@@ -156,7 +158,7 @@ def validate_model(loaded: LoadedYaml, model: type[M]) -> M:
             text = (f"Input should be a valid {unique[0]} (got {short(given)})" if len(unique) == 1 else
                     f"expected a {' or '.join(unique)}, got {type(given).__name__} {short(given)}")
             issues.append(loaded.source.issue(path, text))
-        raise SpecError(issues) from None
+        raise SpecError(issues, error_paths) from None
 
 
 def short(value: Any, limit: int = 80) -> str:
