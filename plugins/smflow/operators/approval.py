@@ -27,9 +27,15 @@ def set_model_approval(executor: Executor, group: str, version: int | str, statu
     """Set one version's approval status; `version="latest"` means the newest version of the group."""
     if status not in STATUSES:
         raise ValueError(f"approval status {status!r} is not valid; use one of {', '.join(STATUSES)}")
-    listed = executor.call("ListModelPackages", {"ModelPackageGroupName": group, "SortBy": "CreationTime",
-                                                 "SortOrder": "Descending", "MaxResults": 100})
-    packages = listed.get("ModelPackageSummaryList", [])
+    packages: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"ModelPackageGroupName": group, "SortBy": "CreationTime", "SortOrder": "Descending",
+                               "MaxResults": 100}
+    while True:  # every page: a group may hold far more than 100 versions
+        listed = executor.call("ListModelPackages", request)
+        packages.extend(listed.get("ModelPackageSummaryList", []))
+        if not listed.get("NextToken") or version == "latest":
+            break
+        request["NextToken"] = listed["NextToken"]
     if version == "latest":
         chosen = packages[:1]
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=64)]
@@ -91,6 +91,15 @@ class ProcessingStep(StepBase):
 
 class TrainingStep(StepBase):
     """A script-mode training job; outputs `model` (model.tar.gz) and `output` (output.tar.gz)."""
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _no_framework_keys(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        reserved = sorted(k for k in value if k.startswith("sagemaker_"))
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)}: hyperparameters starting with `sagemaker_` are set by smflow "
+                             "(entry_point, source_dir, region); rename them")
+        return value
 
     type: Literal["training"]
     entry_point: str

@@ -163,6 +163,10 @@ class _Resolver:
             if "://" in value:
                 self.error(path, f"'{value}': only s3:// URIs, local paths or step references are supported")
                 return None
+            if not value.strip() or value.strip() in {".", "./"}:
+                self.error(path, "empty input; give a step output `step.output`, an s3:// URI or a local path "
+                                 "like ./data/train.csv")
+                return None
             local = (self.base_dir / value).resolve()
             if not local.exists():
                 self.error(path, f"local input {local} does not exist; paths are relative to this YAML file")
@@ -173,6 +177,10 @@ class _Resolver:
             self.error(path, f"reference '{value}' has too many parts; use `step.output` or `model.step.output`")
             return None
         step_name, output = ".".join(parts[:-1]), parts[-1]
+        if self.find_quietly(node.unit, step_name) is None and (self.base_dir / value).exists():
+            self.error(path, f"'{value}' reads as a step reference `step.output`, but no step '{step_name}' "
+                             f"exists; for the local file write ./{value}")
+            return None
         upstream = self.find_step(node.unit, step_name, path)
         if upstream is None:
             return None
@@ -191,7 +199,13 @@ class _Resolver:
             self.edges.add((upstream.task_id, node.task_id))
 
     def check_file(self, node: StepNode, relative: str, key: str) -> None:
-        if node.source_dir.is_dir() and not (node.source_dir / relative).is_file():
+        if not node.source_dir.is_dir():
+            return
+        target = (node.source_dir / relative).resolve()
+        if not target.is_relative_to(node.source_dir):
+            self.error((*node.path, key), f"'{relative}' is outside the model's source_dir ({node.source_dir}); "
+                                          "only source_dir is shipped with the job, so move the script there")
+        elif not target.is_file():
             self.error((*node.path, key), f"file {node.source_dir / relative} does not exist; entry points are "
                                           f"relative to the model's source_dir ({node.source_dir})")
 
@@ -224,6 +238,10 @@ class _Resolver:
                                                           "group from; set beat_approved.group")
         for index, upstream in enumerate(step.depends_on):
             self.link(node, upstream, ("depends_on", index), ())
+
+    def find_quietly(self, unit: str, name: str) -> StepNode | None:
+        target_unit, _, step_name = name.rpartition(".")
+        return self.by_unit.get(target_unit or unit, {}).get(step_name)
 
     def resolve_dependency_lines(self) -> None:
         for index, line in enumerate(self.spec.dependencies):
