@@ -174,6 +174,23 @@ def test_script_mode_training_with_sklearn(executor: LocalExecutor, tmp_path: Pa
     predictions = [float(v) for v in output.replace(",", " ").split()]
     assert predictions == pytest.approx([6.0, 7.0], abs=0.1)
 
+    # the handler runs in the job's sandbox: a script that opens /opt/ml/model/... directly works unchanged
+    if choose_mode() != "paths":
+        hardcoded = upload_source(executor, tmp_path, "hardcoded_inference.py")
+        executor.call("CreateModel", {"ModelName": "sklearn-model-2", "ExecutionRoleArn": ROLE, "PrimaryContainer": {
+            "Image": IMAGE, "ModelDataUrl": model_uri,
+            "Environment": {"SAGEMAKER_PROGRAM": "hardcoded_inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": hardcoded}}})
+        executor.call("CreateTransformJob", {
+            "TransformJobName": "sklearn-batch-2", "ModelName": "sklearn-model-2",
+            "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                               "S3Uri": "s3://ml-bucket/batch/in"}},
+                               "ContentType": "text/csv", "SplitType": "Line"},
+            "TransformOutput": {"S3OutputPath": "s3://ml-bucket/batch/out2", "AssembleWith": "Line",
+                                "Accept": "text/csv"},
+            "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}})
+        done = executor.wait_for_job("CreateTransformJob", "sklearn-batch-2", poll_seconds=0.05, timeout_seconds=60)
+        assert executor.read_bytes("s3://ml-bucket/batch/out2/rows.csv.out").decode() == output
+
 
 def test_model_records(executor: LocalExecutor) -> None:
     container = {"Image": IMAGE, "ModelDataUrl": "s3://ml-bucket/m/model.tar.gz"}

@@ -41,7 +41,6 @@ class JobRun:
         self.request: dict[str, Any] = job.request()
         self.started = time.monotonic()
         self.stop_signal: str | None = None
-        self.interrupt_on_stop = False
         job.opt_ml.mkdir(exist_ok=True)
         self.sandbox = sandboxes.Sandbox(sandboxes.choose_mode(), job.opt_ml, tuple(readonly))
 
@@ -54,8 +53,6 @@ class JobRun:
         status = self.job.description().get(self.job.status_key)
         self.stop_signal = (self.user_stop_reason() if status == "Stopping"
                             else "the local job runner received SIGTERM")
-        if self.interrupt_on_stop:  # in-process work (transform) has no loop that polls the flag
-            raise JobStopped(self.stop_signal)
 
     def user_stop_reason(self) -> str:
         return f"stopped by a {STOP_OPERATIONS[self.job.kind]} request"
@@ -228,19 +225,19 @@ def _kind_runner(kind: str) -> Callable[[JobRun], dict[str, Any]]:
 
 
 def _run_transform(run: JobRun) -> dict[str, Any]:
-    from smflow.executors.local.transform import TransformJobError, run_transform_job
+    """The transform runs in the job's sandbox (model at /opt/ml/model), like the other job kinds."""
+    from smflow.executors.local.transform_container import FAILURE_FILE
 
-    model = json.loads((run.job.path / "model.json").read_text())
-    workdir = run.job.path / "work"
-    workdir.mkdir(exist_ok=True)
-    run.interrupt_on_stop = True
-    try:
-        with run.job.log_file.open("a", encoding="utf-8") as log:
-            run_transform_job(run.request, model, run.store, workdir, log)
-    except TransformJobError as e:
-        raise JobFailure(e.reason) from e
-    finally:
-        run.interrupt_on_stop = False
+    opt_ml = run.sandbox.visible_path("/opt/ml")
+    command = [sys.executable, "-m", "smflow.executors.local.transform_container", str(run.job.path),
+               str(run.store.root), opt_ml]
+    result = run.run_container(command, run.base_environment(), opt_ml)
+    if result.stopped:
+        raise run.stopped_error(result)
+    if result.exit_code != 0:
+        failure = run.sandbox.host_path(f"/opt/ml/{FAILURE_FILE}")
+        raise JobFailure(failure.read_text()[:MAX_FAILURE_REASON] if failure.is_file()
+                         else failure_tail(result, command))
     return {}
 
 
