@@ -95,7 +95,9 @@ def _validated(loaded: LoadedYaml, file: Path) -> PipelineDocument:
             resolve(PipelineSpec.model_validate(repaired), _ShiftedSource(loaded.source, dropped_indexes), file)
         except SpecError as semantic:
             # References to the steps cut out above would only repeat the schema errors.
-            extra = [i for i in semantic.issues if not any(f"'{name}'" in i.message for name in dropped)]
+            extra = [i for i in semantic.issues
+                     if not any(f"unknown step '{name}'" in i.message or f"no step '{name}'" in i.message
+                                for name in dropped)]
             raise SpecError([*schema.issues, *extra]) from None
         except ValueError:
             pass  # the repaired document is still invalid: the schema errors are the whole story

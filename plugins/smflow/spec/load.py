@@ -122,7 +122,8 @@ class _Builder:
                 if not isinstance(key, str | int | float | bool) or key is None:
                     self.issues.append(self.source.issue(path, f"mapping key {key!r} must be a plain scalar"))
                     continue
-                key = str(key) if not isinstance(key, str) else key
+                # Keys are names: `yes:` or `1e3:` mean the text written, not YAML 1.1's True or 1000.0.
+                key = key if isinstance(key, str) else str(key_node.value)
                 child = (*path, key)
                 if key in out:
                     first = self.source.keys[child]

@@ -152,14 +152,17 @@ class EvaluationStep(StepBase):
 Comparison = Literal["lt", "le", "gt", "ge", "eq", "ne"]
 
 
+Threshold = Annotated[float, Field(allow_inf_nan=False)]  # a NaN threshold could never hold
+
+
 class Check(StrictModel):
     metric: str = Field(description="dotted path into the report JSON, e.g. regression_metrics.mse.value")
-    lt: float | None = None
-    le: float | None = None
-    gt: float | None = None
-    ge: float | None = None
-    eq: float | None = None
-    ne: float | None = None
+    lt: Threshold | None = None
+    le: Threshold | None = None
+    gt: Threshold | None = None
+    ge: Threshold | None = None
+    eq: Threshold | None = None
+    ne: Threshold | None = None
 
     @model_validator(mode="after")
     def _one_comparison(self) -> Check:
@@ -174,7 +177,7 @@ class BeatApproved(StrictModel):
 
     metric: str
     direction: Literal["minimize", "maximize"]
-    margin: Annotated[float, Field(ge=0)] = 0.0
+    margin: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     group: str | None = Field(None, description="model package group; default: the unit's register step group")
 
 

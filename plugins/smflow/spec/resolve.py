@@ -256,7 +256,11 @@ class _Resolver:
                 ids = []
                 for name in names:
                     node = self.lookup_any(name)
-                    if node is None:
+                    units = sorted(u for u, steps in self.by_unit.items() if name in steps)
+                    if node is None and len(units) > 1:
+                        self.error(path, f"step '{name}' exists in several model units ({', '.join(units)}); "
+                                         f"write {' or '.join(f'{u}.{name}' for u in units)}")
+                    elif node is None:
                         self.error(path, f"unknown step '{name}' in dependency line; use `step` (if unique) or "
                                          f"`model.step`; known: {', '.join(sorted(self.nodes))}")
                     else:
@@ -273,6 +277,15 @@ class _Resolver:
             return self.by_unit.get(unit, {}).get(step)
         matches = [units[name] for units in self.by_unit.values() if name in units]
         return matches[0] if len(matches) == 1 else None
+
+    def check_gates(self) -> None:
+        """A skipping gate that nothing runs after gates nothing: almost surely a missing depends_on."""
+        upstreams = {a for a, _ in self.edges}
+        for node in self.nodes.values():
+            if isinstance(node.step, ConditionStep) and node.step.on_fail == "skip" and node.task_id not in upstreams:
+                self.error((*node.path, "name"), f"condition '{node.step.name}' gates nothing: no step runs after "
+                                                 f"it; add `depends_on: [{node.step.name}]` to the steps it should "
+                                                 "guard (e.g. register), or set `on_fail: fail`")
 
     def check_cycles(self) -> list[str]:
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
@@ -313,6 +326,7 @@ def resolve(spec: PipelineSpec, source: SourceMap, file: Path) -> PipelineDocume
         resolver.resolve_step(node)
     resolver.resolve_dependency_lines()
     resolver.check_schedule()
+    resolver.check_gates()
     order = resolver.check_cycles()
     if resolver.issues:
         raise SpecError(resolver.issues)

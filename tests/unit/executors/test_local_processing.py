@@ -322,3 +322,13 @@ def test_a_bad_sandbox_setting_fails_the_job_with_the_reason(executor: LocalExec
     description = run_to_end(executor, request("bad-sandbox", ["python3", "-c", "pass"]))
     assert description["ProcessingJobStatus"] == "Failed"
     assert "SMFLOW_SANDBOX='docker' is not a sandbox mode" in description["FailureReason"]
+
+
+def test_exit_message_file_becomes_exit_message(executor: LocalExecutor) -> None:
+    script = ("import os; os.makedirs('/opt/ml/output', exist_ok=True); "
+              "open('/opt/ml/output/message', 'w').write('no rows after filtering; check the date range'); "
+              "raise SystemExit(3)")
+    described = run_to_end(executor, request("with-message", ["python3", "-c", script]))
+    assert described["ProcessingJobStatus"] == "Failed"
+    assert described["ExitMessage"] == "no rows after filtering; check the date range"
+    assert "exit code 3" in described["FailureReason"]

@@ -55,9 +55,10 @@ RUNNER_START_GRACE_SECONDS = 30.0
 class JobFailure(Exception):
     """The job failed for a reason its author can act on; `reason` becomes FailureReason."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, fields: Mapping[str, Any] | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.fields = dict(fields or {})  # describe fields that still apply (e.g. a processing ExitMessage)
 
 
 class JobStopped(BaseException):

@@ -72,14 +72,17 @@ def run_processing_job(run: JobRun) -> dict[str, Any]:
     env.update({key: run.sandbox.rewrite(value) for key, value in (request.get("Environment") or {}).items()})
     run.sandbox.host_path(PROCESSING_ROOT).mkdir(parents=True, exist_ok=True)  # the working directory
     result = run.run_container(command, env, PROCESSING_ROOT.rstrip("/"))
+    message_file = run.sandbox.host_path("/opt/ml/output/message")
+    # A container's /opt/ml/output/message becomes ExitMessage (first 1 KB), on success and on failure.
+    fields = {"ExitMessage": message_file.read_text(errors="replace")[:1024]} if message_file.is_file() else {}
     if result.stopped:
         raise run.stopped_error(result)
     if result.exit_code != 0:
-        raise JobFailure(failure_tail(result, command))
+        raise JobFailure(failure_tail(result, command), fields)
     for name, local_path, uri in outputs:
         written = run.store.upload_dir(run.sandbox.host_path(local_path), uri)
         run.say(f"output {name}: {len(written)} object(s) {local_path} → {uri}")
-    return {}
+    return fields
 
 
 def _stage_inputs(run: JobRun) -> None:

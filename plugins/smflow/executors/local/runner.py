@@ -285,7 +285,7 @@ def execute(job: JobDir, store: LocalStore) -> None:
             run.say(e.reason)
         finish(run, "Stopped", None if requested else e.reason, {}, e.secondary_status)
     except JobFailure as e:
-        finish(run, "Failed", e.reason, {})
+        finish(run, "Failed", e.reason, e.fields)
     except Exception as e:  # noqa: BLE001 - a bug here must still end the job, with the traceback in its log
         run.say("local runner crashed:\n" + traceback.format_exc())
         finish(run, "Failed", f"InternalServerError: local job runner crashed: {type(e).__name__}: {e}", {})
