@@ -139,7 +139,6 @@ class _Translator:
         self.named: set[str] = set()  # every step_name, also of steps too broken to translate (no follow-up errors)
         self.units: dict[str, list[_Step]] = {}
         self.roots: dict[str, Path] = {}
-        self.volumes: list[int] = [SEED_VOLUME_GB]
 
     def error(self, at: _At, message: str, *, key: bool = False) -> None:
         self.issues.append(at.source.issue(at.path, message, prefer_key=key))
@@ -311,7 +310,7 @@ class _Translator:
 
     def defaults(self) -> dict[str, Any]:
         """The framework's defaults, plus account settings it reads from SMP_* environment variables."""
-        out: dict[str, Any] = {"instance_type": SEED_INSTANCE_TYPE, "volume_size_gb": max(self.volumes),
+        out: dict[str, Any] = {"instance_type": SEED_INSTANCE_TYPE, "volume_size_gb": SEED_VOLUME_GB,
                                "max_runtime_seconds": SEED_MAX_RUNTIME}
         for key, var in (("role", "SMP_ROLE"), ("bucket", "SMP_S3BUCKETNAME"), ("region", "SMP_REGION")):
             if self.env.get(var):
@@ -396,7 +395,12 @@ class _Translator:
             for key in value if isinstance(value, dict) else ():
                 native.origin[(*native.path, "environment", key)] = sec.at / "env" / key
         volume = sec.get("volume_size_in_gb")
-        self.volumes.append(volume if isinstance(volume, int) else volume_default)
+        if sec.has("volume_size_in_gb") and (not isinstance(volume, int) or isinstance(volume, bool)):
+            self.error(sec.at / "volume_size_in_gb", f"volume_size_in_gb must be a whole number of GB, not {volume!r}")
+        elif sec.has("volume_size_in_gb"):
+            native.put("volume_size_gb", volume, sec.at / "volume_size_in_gb")
+        elif volume_default != SEED_VOLUME_GB:
+            native.put("volume_size_gb", volume_default, sec.at)  # the framework's per-kind default
 
     def check_distribution(self, sec: _Section, key: str) -> None:
         value = sec.get(key)

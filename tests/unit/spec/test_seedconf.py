@@ -124,7 +124,10 @@ def test_single_model_settings_and_placeholders() -> None:
 
     defaults = doc.spec.defaults
     assert (defaults.instance_type, defaults.max_runtime_seconds, defaults.volume_size_gb) == ("ml.m5.2xlarge", 3000,
-                                                                                               50)
+                                                                                               32)
+    # per step, as the framework sizes them: 50 GB for its Metrics step, 32 GB elsewhere
+    metrics = next(n.step for n in doc.nodes.values() if n.step.type == "evaluation")
+    assert metrics.volume_size_gb == 50  # type: ignore[union-attr]
     assert (defaults.role, defaults.bucket, defaults.region) == (ENV["SMP_ROLE"], "seed-bucket", "eu-west-1")
 
 
@@ -442,7 +445,7 @@ def test_settings_map_to_native_fields(tmp_path: Path) -> None:
     assert prep.outputs == ["train", "test"]
     # a local fileName is relative to the project root (where the framework runs), like source_directory
     assert prep.inputs == {"raw": str(tmp_path / "data" / "raw.csv"), "holdout": "s3://seed-bucket/holdout"}
-    assert doc.spec.defaults.volume_size_gb == 100
+    assert prep.volume_size_gb == 100 and doc.spec.defaults.volume_size_gb == 32
 
     fit = doc.nodes["fit"].step
     assert isinstance(fit, TrainingStep)
