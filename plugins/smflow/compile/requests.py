@@ -67,6 +67,7 @@ class RequestCompiler:
         self.spec = doc.spec
         self.defaults = doc.spec.defaults
         self.root = f"s3://{self.defaults.bucket}/{doc.spec.prefix}"
+        self.derived_groups: dict[str, str] = {}
 
     # ---- shared pieces ------------------------------------------------------------------------
 
@@ -302,7 +303,17 @@ class RequestCompiler:
                             uploads, retries=step.retries)
 
     def group_name(self, node: StepNode, explicit: str | None) -> str:
-        return explicit or bounded_name(f"{self.spec.pipeline}-{node.unit}")
+        """The model package group: explicit, or `<pipeline>-<unit>` — which must not merge two units' models
+        (`a_b` and `a-b` slug alike), or their versions would mix and gates compare the wrong models."""
+        if explicit:
+            return explicit
+        name = bounded_name(f"{self.spec.pipeline}-{node.unit}")
+        other = self.derived_groups.setdefault(name, node.unit)
+        if other != node.unit and self.doc.source is not None:
+            raise SpecError([self.doc.source.issue(
+                (*node.path, "name"), f"model units '{other}' and '{node.unit}' would share the model package "
+                                      f"group '{name}'; set `group:` on one of their register steps")])
+        return name
 
     def register(self, node: StepNode) -> CompiledTask:
         step = node.step
