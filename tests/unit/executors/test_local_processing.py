@@ -15,21 +15,10 @@ from botocore.validate import ParamValidator
 
 from smflow.executors.base import JobFailedError
 from smflow.executors.local.executor import LocalExecutor
-from smflow.executors.local.sandbox import choose_mode
 from smflow.service_model import sagemaker_model
+from tests.unit.executors.conftest import IMAGE, ROLE, SCRIPTS, needs_namespace
 
-SCRIPTS = Path(__file__).parent / "scripts"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-ROLE = "arn:aws:iam::111122223333:role/service-role/AmazonSageMaker-ExecutionRole"
 OP = "CreateProcessingJob"
-needs_namespace = pytest.mark.skipif(choose_mode() == "paths",
-                                     reason="needs bwrap or unshare for a private /opt/ml")
-
-
-@pytest.fixture
-def executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalExecutor:
-    monkeypatch.setenv("SMFLOW_STOP_GRACE_SECONDS", "2")
-    return LocalExecutor(home=tmp_path / "home")
 
 
 def s3_input(name: str, uri: str, local_path: str, **extra: Any) -> dict[str, Any]:

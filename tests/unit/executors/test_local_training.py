@@ -22,20 +22,21 @@ from smflow.executors.local.jobs import ProcessId
 from smflow.executors.local.sandbox import choose_mode
 from smflow.executors.local.training import to_cmd_args, to_env_vars, unsatisfied_requirements
 from smflow.service_model import sagemaker_model
+from tests.unit.executors.conftest import IMAGE, ROLE, SCRIPTS, needs_namespace
 
-SCRIPTS = Path(__file__).parent / "scripts"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-ROLE = "arn:aws:iam::111122223333:role/service-role/AmazonSageMaker-ExecutionRole"
 OP = "CreateTrainingJob"
 OUTPUT = "s3://ml-bucket/runs/r1/train/output"
-needs_namespace = pytest.mark.skipif(choose_mode() == "paths",
-                                     reason="needs bwrap or unshare for a private /opt/ml")
 
 
-@pytest.fixture
-def executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalExecutor:
-    monkeypatch.setenv("SMFLOW_STOP_GRACE_SECONDS", "2")
-    return LocalExecutor(home=tmp_path / "home")
+def csv_transform(name: str, model: str, output: str) -> dict[str, Any]:
+    """A CSV batch transform over s3://ml-bucket/batch/in, one prediction per line."""
+    return {
+        "TransformJobName": name, "ModelName": model,
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                           "S3Uri": "s3://ml-bucket/batch/in"}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": output, "AssembleWith": "Line", "Accept": "text/csv"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}
 
 
 def upload_source(executor: LocalExecutor, tmp_path: Path, *files: str) -> str:
@@ -160,14 +161,7 @@ def test_script_mode_training_with_sklearn(executor: LocalExecutor, tmp_path: Pa
         "Image": IMAGE, "ModelDataUrl": model_uri,
         "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": source}}})
     executor.write_bytes("s3://ml-bucket/batch/in/rows.csv", b"1,1\n0,2\n")
-    executor.call("CreateTransformJob", {
-        "TransformJobName": "sklearn-batch-1", "ModelName": "sklearn-model-1",
-        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                           "S3Uri": "s3://ml-bucket/batch/in"}},
-                           "ContentType": "text/csv", "SplitType": "Line"},
-        "TransformOutput": {"S3OutputPath": "s3://ml-bucket/batch/out", "AssembleWith": "Line",
-                            "Accept": "text/csv"},
-        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}})
+    executor.call("CreateTransformJob", csv_transform("sklearn-batch-1", "sklearn-model-1", "s3://ml-bucket/batch/out"))
     done = executor.wait_for_job("CreateTransformJob", "sklearn-batch-1", poll_seconds=0.05, timeout_seconds=60)
     assert done["TransformJobStatus"] == "Completed"
     output = executor.read_bytes("s3://ml-bucket/batch/out/rows.csv.out").decode()
@@ -180,15 +174,9 @@ def test_script_mode_training_with_sklearn(executor: LocalExecutor, tmp_path: Pa
         executor.call("CreateModel", {"ModelName": "sklearn-model-2", "ExecutionRoleArn": ROLE, "PrimaryContainer": {
             "Image": IMAGE, "ModelDataUrl": model_uri,
             "Environment": {"SAGEMAKER_PROGRAM": "hardcoded_inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": hardcoded}}})
-        executor.call("CreateTransformJob", {
-            "TransformJobName": "sklearn-batch-2", "ModelName": "sklearn-model-2",
-            "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                               "S3Uri": "s3://ml-bucket/batch/in"}},
-                               "ContentType": "text/csv", "SplitType": "Line"},
-            "TransformOutput": {"S3OutputPath": "s3://ml-bucket/batch/out2", "AssembleWith": "Line",
-                                "Accept": "text/csv"},
-            "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}})
-        done = executor.wait_for_job("CreateTransformJob", "sklearn-batch-2", poll_seconds=0.05, timeout_seconds=60)
+        executor.call("CreateTransformJob",
+                      csv_transform("sklearn-batch-2", "sklearn-model-2", "s3://ml-bucket/batch/out2"))
+        executor.wait_for_job("CreateTransformJob", "sklearn-batch-2", poll_seconds=0.05, timeout_seconds=60)
         assert executor.read_bytes("s3://ml-bucket/batch/out2/rows.csv.out").decode() == output
 
 
