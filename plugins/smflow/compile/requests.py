@@ -13,7 +13,7 @@ from typing import Any
 
 from smflow.compile.images import ImageResolutionError, resolve_image
 from smflow.compile.naming import bounded_name, slug
-from smflow.spec.errors import SpecError
+from smflow.spec.errors import Path_, SpecError
 from smflow.spec.model import (
     ConditionStep,
     CreateModelStep,
@@ -84,11 +84,21 @@ class RequestCompiler:
             return resolve_image(spec.framework, spec.version, self.defaults.region, self.instance_type(node),
                                  scope, spec.py_version)
         except ImageResolutionError as e:
-            key = ("image",) if isinstance(step, StepBase) and step.image else ()
-            path = (*node.path, *key) if key else ("defaults", "image")
             if self.doc.source is None:
                 raise SpecError([]) from e
-            raise SpecError([self.doc.source.issue(path, f"{e}; fix `framework`/`version` or give `uri`")]) from e
+            path, message = self.image_error_at(node, str(e))
+            raise SpecError([self.doc.source.issue(path, message)]) from e
+
+    def image_error_at(self, node: StepNode, text: str) -> tuple[Path_, str]:
+        """Point an image lookup failure at the setting that caused it: region, instance type, or image."""
+        step = node.step if isinstance(node.step, StepBase) else None
+        if "Unsupported region" in text:
+            return ("defaults", "region"), f"{text.split('. You may')[0]}; use an AWS region name like us-east-1"
+        if "instance type" in text or "Unsupported processor" in text:
+            path = (*node.path, "instance_type") if step and step.instance_type else ("defaults", "instance_type")
+            return path, f"{text}; use a SageMaker instance type like ml.m5.large that this framework image supports"
+        path = (*node.path, "image") if step and step.image else ("defaults", "image")
+        return path, f"{text}; fix `framework`/`version` or give `uri`"
 
     def instance_type(self, node: StepNode) -> str:
         step = node.step
