@@ -264,6 +264,10 @@ class _Translator:
         if not isinstance(name, str) or not name:
             self.error(at, "this step has no `step_name`; add one (it becomes the Airflow task id)")
             return None
+        if name in self.named:
+            self.error(at / "step_name", f"duplicate step_name '{name}'; step names are the Airflow task ids and "
+                                         "must be unique across the pipeline")
+            return None
         self.named.add(name)
         if not isinstance(cls, str) or cls not in STEP_CLASSES:
             self.error(at / "step_class" if "step_class" in raw else at,

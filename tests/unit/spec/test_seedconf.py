@@ -512,3 +512,13 @@ def test_source_map_names_the_file_of_each_path() -> None:
     assert source.issue(("a", "b", "c"), "m") == SpecIssue("other.yaml", 7, 9, "a.b.c", "m")
     assert source.issue(("a", "x"), "m") == SpecIssue("main.yaml", 2, 3, "a.x", "m")
     assert source.position(("a", "b")) == (7, 9)
+
+
+def test_duplicate_step_name_is_reported_as_such(tmp_path: Path) -> None:
+    root = copy(TF, tmp_path)
+    conf = root / "tf" / "conf" / "conf.yaml"
+    edit(conf, "step_name: calhousing-Metrics", "step_name: calhousing-Transform")
+    issues = errors(root)
+    assert any(i.file == str(conf) and "duplicate step_name 'calhousing-Transform'" in i.message
+               and i.key_path.endswith("step_name") for i in issues), issues
+    assert not any("unknown step 'calhousing-Transform'" in i.message for i in issues), issues
