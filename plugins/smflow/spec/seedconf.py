@@ -545,6 +545,9 @@ class _Translator:
             native.put("input_mode", mode, sec.at / "input_mode")
         self.check_distribution(sec, "distribution")
         content_type = sec.get("content_type")
+        if content_type is not None and not isinstance(content_type, str):
+            self.error(sec.at / "content_type", f"content_type must be a MIME type string like text/csv, not "
+                                                f"{content_type!r}")
 
         def channel_input(uri: str) -> Any:
             return {"source": uri, "content_type": content_type} if isinstance(content_type, str) else uri
