@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from smflow.atomic_files import write_text_atomic
 from smflow.settings import smflow_home
 
 
@@ -33,12 +32,7 @@ def _read_cache() -> dict[str, str]:
 
 
 def _write_cache(entries: dict[str, str]) -> None:
-    path = _cache_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".images.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(entries, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_text_atomic(_cache_file(), json.dumps(entries, indent=1, sort_keys=True))
 
 
 @lru_cache(maxsize=256)

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 from airflow.sdk import DAG
 
 import smflow
+from smflow.atomic_files import write_text_atomic
 from smflow.compile.graph import CompiledPipeline, compile_pipeline
 from smflow.settings import smflow_home
 from smflow.spec.discovery import PipelineSource, discover
@@ -84,11 +84,7 @@ def compile_source(source: PipelineSource, *, use_cache: bool = True) -> Compile
 
 def _write_atomic(path: Path, text: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp.")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as e:  # a read-only home only costs speed
         log.debug("could not write smflow cache %s: %s", path, e)
 

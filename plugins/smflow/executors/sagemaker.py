@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import tarfile
 import tempfile
 from collections.abc import Mapping
 from functools import cached_property
@@ -19,6 +18,7 @@ from typing import Any
 from botocore import xform_name
 
 from smflow.executors.base import Executor
+from smflow.executors.tarball import pack_tarball
 
 
 def split_s3(uri: str) -> tuple[str, str]:
@@ -58,9 +58,7 @@ class SageMakerExecutor(Executor):
         if tar:
             with tempfile.TemporaryDirectory() as tmp:
                 archive = Path(tmp) / "archive.tar.gz"
-                with tarfile.open(archive, "w:gz", compresslevel=6) as fh:
-                    for item in sorted(source.iterdir()) if source.is_dir() else [source]:
-                        fh.add(item, arcname=item.name)
+                pack_tarball(source, archive)
                 self.s3.upload_file(str(archive), bucket, key)
             return
         if source.is_dir():

@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from smflow.atomic_files import replacing, write_text_atomic
+
 KIND_DIRS = {
     "CreateProcessingJob": "processing",
     "CreateTrainingJob": "training",
@@ -88,17 +90,11 @@ def clip_reason(reason: str) -> str:
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    """Temp file in the same directory, fsync, rename: a reader (or a crash) sees the old or the new file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(value, fh, indent=1, sort_keys=True, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace `path` atomically, fsynced first: a reader (or a crash) sees the old or the new record."""
+    with replacing(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+        json.dump(value, fh, indent=1, sort_keys=True, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def read_json(path: Path) -> Any:
@@ -258,7 +254,7 @@ class JobDir:
         return self.update(change)
 
     def write_pid(self, file: Path, pid: int) -> None:
-        _write_text_atomic(file, ProcessId.of(pid).serialise())
+        write_text_atomic(file, ProcessId.of(pid).serialise())
 
     def read_pid(self, file: Path) -> ProcessId | None:
         try:
@@ -270,17 +266,6 @@ class JobDir:
         """Append one runner line to the job log (O_APPEND: safe beside the container's own output)."""
         with self.log_file.open("a", encoding="utf-8") as fh:
             fh.write(f"[smflow] {line}\n")
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class JobStore:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import builtins
 import os
 import shutil
-import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from smflow.atomic_files import replacing
+from smflow.executors.tarball import pack_tarball
 
 SCHEME = "s3://"
 _PART_SUFFIX = ".smflow-part"
@@ -67,28 +68,12 @@ class LocalStore:
         return path.read_bytes()
 
     def write_bytes(self, uri: str, data: bytes) -> None:
-        path = self.path_for(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PART_SUFFIX)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replacing(self.path_for(uri), suffix=_PART_SUFFIX) as tmp:
+            tmp.write_bytes(data)
 
     def upload_file(self, source: Path, uri: str) -> None:
-        path = self.path_for(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PART_SUFFIX)
-        os.close(fd)
-        try:
+        with replacing(self.path_for(uri), suffix=_PART_SUFFIX) as tmp:
             shutil.copyfile(source, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def upload_dir(self, source: Path, prefix_uri: str) -> builtins.list[str]:
         """Upload every regular file under `source` (symlinks are not followed, as on SageMaker)."""
@@ -103,19 +88,8 @@ class LocalStore:
 
     def upload_tar(self, source: Path, uri: str) -> None:
         """Pack a directory's contents (from inside it, as SageMaker packs model.tar.gz) and store it."""
-        path = self.path_for(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PART_SUFFIX)
-        os.close(fd)
-        try:
-            # gzip level 6 (what `tar czf` uses): level 9, tarfile's default, is ~10x slower for ~2% smaller
-            with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
-                for item in sorted(source.iterdir()) if source.is_dir() else [source]:
-                    tar.add(item, arcname=item.name)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replacing(self.path_for(uri), suffix=_PART_SUFFIX) as tmp:
+            pack_tarball(source, tmp)
 
     def list(self, prefix_uri: str) -> builtins.list[str]:
         """Every object URI that starts with `prefix_uri` (string prefix, as S3 ListObjectsV2)."""
