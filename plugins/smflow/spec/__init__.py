@@ -105,22 +105,21 @@ def _validated(loaded: LoadedYaml, file: Path) -> PipelineDocument:
     return resolve(spec, loaded.source, file)
 
 
-def load_pipeline_text(text: str, file: Path, env: Mapping[str, str] | None = None) -> PipelineDocument:
-    """Validate YAML text as if read from `file` (relative paths resolve against its directory)."""
-    loaded = load_yaml_text(text, str(file), env)
+def _document(loaded: LoadedYaml, file: Path, env: Mapping[str, str] | None) -> PipelineDocument:
+    """A seed-framework conf (top-level `conf:`) goes to its translator; anything else is a native spec."""
     if isinstance(loaded.data, dict) and "conf" in loaded.data and "pipeline" not in loaded.data:
         from smflow.spec.seedconf import load_seed_documents
 
         return load_seed_documents([file], env)
     return _validated(loaded, file)
+
+
+def load_pipeline_text(text: str, file: Path, env: Mapping[str, str] | None = None) -> PipelineDocument:
+    """Validate YAML text as if read from `file` (relative paths resolve against its directory)."""
+    return _document(load_yaml_text(text, str(file), env), file, env)
 
 
 def load_pipeline(path: Path | str, env: Mapping[str, str] | None = None) -> PipelineDocument:
     """Load one native pipeline YAML (or a seed-framework conf) and validate it completely."""
     file = Path(path)
-    loaded = load_yaml_file(file, env)
-    if isinstance(loaded.data, dict) and "conf" in loaded.data and "pipeline" not in loaded.data:
-        from smflow.spec.seedconf import load_seed_documents
-
-        return load_seed_documents([file], env)
-    return _validated(loaded, file)
+    return _document(load_yaml_file(file, env), file, env)

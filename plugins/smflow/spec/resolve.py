@@ -132,11 +132,10 @@ class _Resolver:
                 self.nodes[task_id] = node
 
     def find_step(self, unit: str, name: str, path: Path_, *, kinds: tuple[type, ...] = ()) -> StepNode | None:
-        """`step` (same unit) or `unit.step`."""
-        target_unit, _, step_name = name.rpartition(".")
-        target_unit = target_unit or unit
-        node = self.by_unit.get(target_unit, {}).get(step_name)
+        """`step` (same unit) or `unit.step`; reports an unknown or wrong-kind step at `path`."""
+        node = self.find_quietly(unit, name)
         if node is None:
+            target_unit = name.rpartition(".")[0] or unit
             known = sorted(self.by_unit.get(target_unit, {}))
             where = f"model unit '{target_unit}'" if target_unit in self.by_unit else \
                 f"this pipeline (no model unit '{target_unit}'; units: {', '.join(sorted(self.by_unit))})"
@@ -240,6 +239,7 @@ class _Resolver:
             self.link(node, upstream, ("depends_on", index), ())
 
     def find_quietly(self, unit: str, name: str) -> StepNode | None:
+        """`step` (in `unit`) or `unit.step`, or None."""
         target_unit, _, step_name = name.rpartition(".")
         return self.by_unit.get(target_unit or unit, {}).get(step_name)
 
@@ -272,9 +272,8 @@ class _Resolver:
     def lookup_any(self, name: str) -> StepNode | None:
         if name in self.nodes:
             return self.nodes[name]
-        unit, _, step = name.rpartition(".")
-        if unit:
-            return self.by_unit.get(unit, {}).get(step)
+        if "." in name:
+            return self.find_quietly("", name)
         matches = [units[name] for units in self.by_unit.values() if name in units]
         return matches[0] if len(matches) == 1 else None
 
