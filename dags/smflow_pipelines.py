@@ -1,6 +1,6 @@
-"""Airflow parses this file: it builds one DAG per smflow pipeline spec under include/pipelines/.
+"""Airflow parses this file: it builds the DAGs of every *valid* smflow pipeline under include/pipelines/.
 
-Invalid specs show up as an import error of this file (with file:line:col lines); valid ones still load.
+Invalid specs never appear here; `smflow_pipeline_errors.py` beside it reports them as its import error.
 """
 
 from smflow.dags.loader import register_dags

@@ -14,7 +14,7 @@ from smflow.service_model import constraint_problems, request_problems
 from smflow.spec.errors import SpecError, SpecIssue
 from smflow.spec.resolve import PipelineDocument
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # bump when the compiled form changes: cached compilations then miss
 
 
 @dataclass
@@ -25,16 +25,18 @@ class CompiledDag:
     edges: list[tuple[str, str]]
     description: str = ""
     tags: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)  # owner, start_date, catchup, max_active_runs, …
 
     def as_json(self) -> dict[str, Any]:
         return {"dag_id": self.dag_id, "schedule": self.schedule, "description": self.description,
-                "tags": self.tags, "tasks": [t.as_json() for t in self.tasks],
+                "tags": self.tags, "settings": self.settings, "tasks": [t.as_json() for t in self.tasks],
                 "edges": [list(e) for e in self.edges]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompiledDag:
         return cls(data["dag_id"], data["schedule"], [CompiledTask.from_json(t) for t in data["tasks"]],
-                   [(a, b) for a, b in data["edges"]], data.get("description", ""), data.get("tags", []))
+                   [(a, b) for a, b in data["edges"]], data.get("description", ""), data.get("tags", []),
+                   data.get("settings", {}))
 
     def task(self, task_id: str) -> CompiledTask:
         return next(t for t in self.tasks if t.task_id == task_id)
@@ -93,6 +95,14 @@ def request_issues(task: CompiledTask, step_path: tuple[str | int, ...]) -> list
     return found
 
 
+def dag_settings(doc: PipelineDocument) -> dict[str, Any]:
+    """The pipeline's `airflow:` block as plain JSON, every default filled in (shown by `compile --json`)."""
+    settings = doc.spec.airflow
+    return {"owner": settings.owner, "start_date": settings.start_date.isoformat(), "catchup": settings.catchup,
+            "max_active_runs": settings.max_active_runs, "retries": settings.retries,
+            "retry_delay_seconds": settings.retry_delay.total_seconds()}
+
+
 def compile_pipeline(doc: PipelineDocument) -> CompiledPipeline:
     """Compile every DAG of a pipeline; image-resolution problems come back as positioned `SpecError`s."""
     compiler = RequestCompiler(doc)
@@ -116,6 +126,7 @@ def compile_pipeline(doc: PipelineDocument) -> CompiledPipeline:
         tasks=tasks,
         edges=list(doc.edges),
         description=spec.description or f"Retraining pipeline {spec.pipeline} (smflow, from {doc.file.name})",
-        tags=["smflow", "train", spec.pipeline],
+        tags=list(dict.fromkeys(["smflow", "train", spec.pipeline, *spec.airflow.tags])),
+        settings=dag_settings(doc),
     )
     return CompiledPipeline(spec.pipeline, str(doc.file), [train])

@@ -23,10 +23,15 @@ def digest(*parts: str, length: int = 10) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:length]
 
 
-def job_name(dag_id: str, run_id: str, task_id: str, attempt: int = 1) -> str:
-    """`<pipeline>-<task>-<hash>`, ≤ 63 chars; attempt > 1 (a retry after a failed job) adds `-a<n>`."""
+def job_name(dag_id: str, run_id: str, task_id: str, attempt: int = 1, fingerprint: str = "") -> str:
+    """`<pipeline>-<task>-<hash>`, ≤ 63 chars; attempt > 1 (a retry after a failed job) adds `-a<n>`.
+
+    The hash covers the request's `fingerprint` too, so the same run and task sending a different request
+    (after a YAML or code change, then Clear) gets a new name instead of the old job.
+    """
     pipeline = dag_id.split("__", 1)[0]
-    suffix = digest(dag_id, run_id, task_id) + (f"-a{attempt}" if attempt > 1 else "")
+    parts = (dag_id, run_id, task_id, fingerprint) if fingerprint else (dag_id, run_id, task_id)
+    suffix = digest(*parts) + (f"-a{attempt}" if attempt > 1 else "")
     base = slug(f"{pipeline}-{task_id}")[: MAX_NAME - len(suffix) - 1].rstrip("-") or "smflow"
     return f"{base}-{suffix}"
 
@@ -36,9 +41,11 @@ def run_key(run_id: str) -> str:
     return f"{slug(run_id)[:40]}-{digest(run_id, length=8)}"
 
 
-def client_token(dag_id: str, run_id: str, task_id: str) -> str:
-    """Idempotency token (≤ 36 chars) so a retried registration never creates a second version."""
-    return digest(dag_id, run_id, task_id, length=32)
+def client_token(dag_id: str, run_id: str, task_id: str, fingerprint: str = "") -> str:
+    """Idempotency token (≤ 36 chars) so a retried registration never creates a second version, while a
+    registration of a different request (another model) in the same run does."""
+    parts = (dag_id, run_id, task_id, fingerprint) if fingerprint else (dag_id, run_id, task_id)
+    return digest(*parts, length=32)
 
 
 def bounded_name(text: str, limit: int = MAX_NAME) -> str:

@@ -45,7 +45,7 @@ class CompiledTask:
     uploads: list[dict[str, Any]] = field(default_factory=list)
     pre: list[dict[str, Any]] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
-    retries: int = 0
+    retries: int | None = None  # None: the pipeline's `airflow.retries`
 
     def as_json(self) -> dict[str, Any]:
         return {

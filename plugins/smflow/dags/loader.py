@@ -26,7 +26,7 @@ from airflow.sdk import DAG
 
 import smflow
 from smflow.atomic_files import write_text_atomic
-from smflow.compile.graph import CompiledPipeline, compile_pipeline
+from smflow.compile.graph import FORMAT_VERSION, CompiledPipeline, compile_pipeline
 from smflow.settings import smflow_home
 from smflow.spec.discovery import PipelineSource, discover
 from smflow.spec.errors import SpecError
@@ -39,7 +39,7 @@ ERROR_DAG_ID = "smflow__invalid_pipelines"
 
 
 def cache_key(source: PipelineSource, contents: Iterable[bytes]) -> str:
-    digest = hashlib.sha256(smflow.__version__.encode())
+    digest = hashlib.sha256(f"{smflow.__version__}/{FORMAT_VERSION}".encode())
     for file, data in zip(source.files, contents, strict=True):
         digest.update(str(file.resolve()).encode() + b"\0" + data + b"\0")
         for match in _ENV_REF.finditer(data.decode("utf-8", "replace")):
@@ -102,20 +102,16 @@ def _read_index() -> dict[str, list[str]]:
 
 
 class PipelineSpecImportError(ValueError):
-    """The message Airflow shows as the loader file's import error: one `file:line:col: …` line per problem."""
+    """Raised by the error-report loader file; Airflow shows its message as that file's import error."""
 
 
-class InvalidPipelinesDag(DAG):
-    """Stands in for invalid specs: its validation fails, so Airflow records an import error for the loader
-    file (shown in the UI) while the file's other DAGs, validated one by one, still load."""
-
-    def validate(self) -> None:
-        raise PipelineSpecImportError(self.description or "invalid smflow pipeline spec")
-
-
-def _error_dag(messages: list[str]) -> DAG:
-    text = "invalid smflow pipeline spec(s); the other pipelines loaded normally:\n" + "\n".join(messages)
-    return InvalidPipelinesDag(dag_id=ERROR_DAG_ID, schedule=None, description=text)
+def error_report(errors: dict[str, list[str]]) -> str:
+    """The import error a user reads in the UI: one heading, then every `file:line:col: …` line."""
+    lines = [line for label in sorted(errors) for line in errors[label]]
+    files = ", ".join(sorted(errors))
+    return (f"{len(errors)} smflow pipeline spec(s) could not be loaded: {files}\n"
+            "Their DAGs are not available until the spec is fixed; every other pipeline loaded normally.\n"
+            + "\n".join(lines))
 
 
 @dataclass
@@ -125,9 +121,25 @@ class LoadResult:
     seconds: float
 
 
+def spec_text(source: PipelineSource) -> str:
+    """The spec files as the DAG's docs show them, so the UI shows the pipeline and not the loader."""
+    parts = []
+    for file in source.files:
+        try:
+            text = file.read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            text = f"(could not read: {e.strerror})"
+        parts.append(f"`{file}`\n\n```yaml\n{text.rstrip()}\n```")
+    return "\n\n".join(parts)
+
+
 def build_dags(root: Path, *, only_dag_id: str | None = None, executor: str | None = None,
-               use_cache: bool = True) -> LoadResult:
-    """Build every pipeline's DAGs under `root`; errors are collected per source, never raised."""
+               use_cache: bool = True, validate_only: bool = False) -> LoadResult:
+    """Build every pipeline's DAGs under `root`; errors are collected per source, never raised.
+
+    `validate_only` compiles (through the cache) without building Airflow objects: what the error-report
+    loader needs.
+    """
     from smflow.dags.factory import build_dag
 
     started = time.perf_counter()
@@ -140,6 +152,7 @@ def build_dags(root: Path, *, only_dag_id: str | None = None, executor: str | No
     dags: dict[str, DAG] = {}
     errors: dict[str, list[str]] = {}
     index: dict[str, list[str]] = {}
+    owners: dict[str, str] = {}  # dag_id → the source that defines it
     for source in sources:
         try:
             compiled = compile_source(source, use_cache=use_cache)
@@ -151,49 +164,80 @@ def build_dags(root: Path, *, only_dag_id: str | None = None, executor: str | No
             errors[source.label] = [f"{source.label}:1:1: <internal>: {type(e).__name__}: {e}"]
             continue
         index[compiled.name] = [str(f) for f in source.files]
+        docs = None
         for compiled_dag in compiled.dags:
             if only_dag_id and compiled_dag.dag_id != only_dag_id:
                 continue
-            if compiled_dag.dag_id in dags:
-                errors[source.label] = [f"{source.label}:1:1: pipeline: DAG id {compiled_dag.dag_id} is already "
-                                        "defined by another pipeline; give this pipeline another name"]
+            if compiled_dag.dag_id in owners:
+                errors.setdefault(source.label, []).append(
+                    f"{source.label}:1:1: pipeline: DAG id {compiled_dag.dag_id} is already defined by "
+                    f"{owners[compiled_dag.dag_id]}; give this pipeline another name")
+                continue
+            owners[compiled_dag.dag_id] = source.label
+            if validate_only:
                 continue
             try:
-                dags[compiled_dag.dag_id] = build_dag(compiled_dag, fileloc=source.label, executor=executor)
+                docs = docs if docs is not None else spec_text(source)
+                dags[compiled_dag.dag_id] = build_dag(compiled_dag, fileloc=source.label, executor=executor,
+                                                      spec_docs=docs)
             except Exception as e:  # noqa: BLE001 - e.g. Airflow rejecting a schedule; never hide the others
                 log.exception("smflow could not build %s from %s", compiled_dag.dag_id, source.label)
-                errors[source.label] = [f"{source.label}:1:1: <dag>: Airflow rejected DAG {compiled_dag.dag_id}: "
-                                        f"{type(e).__name__}: {e}"]
+                errors.setdefault(source.label, []).append(
+                    f"{source.label}:1:1: <dag>: Airflow rejected DAG {compiled_dag.dag_id}: {type(e).__name__}: {e}")
     if not only_dag_id and use_cache:
         _write_atomic(_index_path(), json.dumps(index, sort_keys=True))
     return LoadResult(dags, errors, time.perf_counter() - started)
 
 
-def pipelines_root() -> Path:
-    """`$SMFLOW_PIPELINES_DIR`, else `include/pipelines` beside the dags folder (the Astro project layout)."""
+def pipelines_root(loader_file: str | None = None) -> Path:
+    """`$SMFLOW_PIPELINES_DIR`, else `include/pipelines` beside the dags folder (the Astro project layout).
+
+    The dags folder is the loader file's own folder, so this holds however smflow itself was installed.
+    """
     override = os.environ.get("SMFLOW_PIPELINES_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[3] / "include" / "pipelines"
+    if loader_file:
+        return Path(loader_file).resolve().parent.parent / "include" / "pipelines"
+    return Path.cwd() / "include" / "pipelines"
+
+
+def _parsing_dag_id() -> str | None:
+    """Set when a worker parses the file for one task: then only that DAG is built (Airflow docs,
+    "Dynamic DAG generation": optimizing DAG parsing delays during execution)."""
+    from airflow.sdk import get_parsing_context
+
+    return get_parsing_context().dag_id
 
 
 def register_dags(namespace: MutableMapping[str, Any], root: Path | None = None) -> LoadResult:
-    """Put the DAGs into a loader module's globals (what Airflow's parser collects) and surface errors."""
-    only: str | None = None
-    try:
-        from airflow.sdk import get_parsing_context
+    """Put every *valid* pipeline's DAGs into a loader module's globals (what Airflow's parser collects).
 
-        only = get_parsing_context().dag_id
-    except ImportError:  # pragma: no cover - Airflow < 2.4
-        pass
-    result = build_dags(root or pipelines_root(), only_dag_id=only)
+    Invalid specs are only logged here: an import error belongs to a *file*, and Airflow's dag-processor
+    marks every DAG of a file with an import error stale (hidden, not scheduled). So broken specs are
+    reported by a second loader file that defines no DAG (`report_pipeline_errors`), and one broken YAML
+    never takes the good pipelines with it.
+    """
+    root = root or pipelines_root(namespace.get("__file__"))
+    result = build_dags(root, only_dag_id=_parsing_dag_id())
     for dag_id, dag in result.dags.items():
         namespace[f"dag__{dag_id}"] = dag
-    if result.errors:
-        lines = [line for label in sorted(result.errors) for line in result.errors[label]]
-        for line in lines:
-            log.error("%s", line)
-        namespace["smflow__invalid_pipelines"] = _error_dag(lines)
-    log.info("smflow built %d DAG(s) from %s in %.3fs (%d invalid spec(s))", len(result.dags),
-             root or pipelines_root(), result.seconds, len(result.errors))
+    for line in (line for label in sorted(result.errors) for line in result.errors[label]):
+        log.warning("skipped invalid pipeline spec: %s", line)
+    log.info("smflow built %d DAG(s) from %s in %.3fs (%d invalid spec(s), reported by the error loader)",
+             len(result.dags), root, result.seconds, len(result.errors))
     return result
+
+
+def report_pipeline_errors(loader_file: str, root: Path | None = None) -> None:
+    """Raise one import error listing every invalid spec under the pipelines folder, or return quietly.
+
+    Called from a loader file that defines no DAG, so the import error Airflow records for it (shown in the
+    UI's "DAG Import Errors" with every `file:line:col` line) deactivates nothing. Fixing the YAML clears
+    it at the next parse. A worker parsing for one task skips the work.
+    """
+    if _parsing_dag_id():
+        return
+    result = build_dags(root or pipelines_root(loader_file), validate_only=True)
+    if result.errors:
+        raise PipelineSpecImportError(error_report(result.errors))

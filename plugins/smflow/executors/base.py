@@ -30,17 +30,18 @@ class JobKind:
     describe: str
     stop: str
     status_key: str
+    end_time_key: str
 
 
 JOB_KINDS: dict[str, JobKind] = {
     k.create: k
     for k in (
         JobKind("CreateProcessingJob", "ProcessingJobName", "DescribeProcessingJob", "StopProcessingJob",
-                "ProcessingJobStatus"),
+                "ProcessingJobStatus", "ProcessingEndTime"),
         JobKind("CreateTrainingJob", "TrainingJobName", "DescribeTrainingJob", "StopTrainingJob",
-                "TrainingJobStatus"),
+                "TrainingJobStatus", "TrainingEndTime"),
         JobKind("CreateTransformJob", "TransformJobName", "DescribeTransformJob", "StopTransformJob",
-                "TransformJobStatus"),
+                "TransformJobStatus", "TransformEndTime"),
     )
 }
 
@@ -136,14 +137,16 @@ class Executor(ABC):
         poll_seconds: float = 1.0,
         timeout_seconds: float | None = None,
         on_log: Callable[[str], None] | None = None,
+        log_offset: int = 0,
     ) -> dict[str, Any]:
         """Poll until the job is terminal; raise `JobFailedError` on Failed *or* Stopped.
 
-        A timeout stops the job before raising, unlike the provider's `check_status`, which leaves it running.
+        Log lines from `log_offset` on go to `on_log`. A timeout stops the job before raising, unlike the
+        provider's `check_status`, which leaves it running.
         """
         kind = JOB_KINDS[operation]
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        offset = 0
+        offset = log_offset
         while True:
             description = self.describe_job(operation, name)
             if description is None:

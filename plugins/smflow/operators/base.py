@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from smflow.compile.fingerprint import request_fingerprint
 from smflow.compile.render import RunTemplateContext
 
 if TYPE_CHECKING:
@@ -77,18 +78,30 @@ class SmflowOperator(BaseOperator):
                                   f"(got {value!r}); did it run and succeed?")
             return str(value["outputs"][name])
 
-        return RunTemplateContext(self.dag_id, str(context["run_id"]), self.task_id, attempt, lookup)
-
-    def choose_attempt(self, context: Context, names: RunTemplateContext) -> int:
-        """Hook for job operators: which attempt suffix this try uses (1 = the plain deterministic name)."""
-        return 1
+        return RunTemplateContext(self.dag_id, str(context["run_id"]), self.task_id, attempt, lookup,
+                                  fingerprint=None)
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render, then fingerprint what was rendered and put the real job name / client token in.
+
+        No SageMaker call happens here (rendering also serves the UI's Rendered Templates); which attempt
+        of the job to run is decided in `execute`.
+        """
         names = self.template_context(context)
-        names.attempt = self.choose_attempt(context, names)
         context["smflow"] = names  # type: ignore[typeddict-unknown-key]
-        self.names = names
         super().render_template_fields(context, jinja_env)
+        names.fingerprint = request_fingerprint(self.request, outputs=self.outputs, pre=self.pre,
+                                                upload_sources=[str(u["source"]) for u in self.uploads])
+        for field in self.template_fields:
+            setattr(self, field, names.finalise(getattr(self, field)))
+        self.names = names
+
+    def fresh_requested(self, context: Context) -> bool:
+        """Did the run ask for new jobs here (`fresh_jobs: true`, or this task in `fresh_tasks`)?"""
+        params = context.get("params") or {}
+        tasks = params.get("fresh_tasks") or []
+        step = self.task_id.rpartition(".")[2]
+        return bool(params.get("fresh_jobs")) or (isinstance(tasks, list) and bool({self.task_id, step} & set(tasks)))
 
     # ---- execution helpers ----------------------------------------------------------------------------
 

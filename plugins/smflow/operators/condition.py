@@ -12,9 +12,10 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from botocore.exceptions import ClientError
 
+from smflow.executors.base import is_not_found
 from smflow.operators.base import SmflowOperator
 
 if TYPE_CHECKING:
@@ -60,8 +61,15 @@ def approved_baseline(executor: Executor, group: str) -> tuple[str, dict[str, An
         listed = executor.call("ListModelPackages", {
             "ModelPackageGroupName": group, "ModelApprovalStatus": "Approved",
             "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 1})
-    except ClientError:
-        return None  # the group does not exist yet
+    except ClientError as e:
+        if is_not_found(e):
+            return None  # the group does not exist yet: nothing approved to beat
+        # Anything else (AccessDenied, throttling, …) must not be mistaken for "nothing approved": that would
+        # let a worse model through the beat-the-approved check.
+        code = e.response.get("Error", {}).get("Code", "?")
+        raise AirflowException(f"could not look up the approved version in model package group {group} "
+                               f"({code}: {e.response.get('Error', {}).get('Message', e)}); the gate cannot "
+                               "decide without it, so this try fails — fix access or retry") from e
     packages = listed.get("ModelPackageSummaryList", [])
     if not packages:
         return None
@@ -75,6 +83,8 @@ def approved_baseline(executor: Executor, group: str) -> tuple[str, dict[str, An
 
 
 class ModelGateOperator(SmflowOperator):
+    """A condition step: thresholds on the evaluation report, optionally beating the approved version."""
+
     ui_color = "#fff3bf"
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class SageMakerDeployOperator(SmflowOperator):
+class DeployModelOperator(SmflowOperator):
+    """A deploy step: a new endpoint config, then create the endpoint or update it to that config."""
+
     ui_color = "#ffc9c9"
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""create_model step: a SageMaker Model for batch transform or an endpoint; reused if this run made it."""
+"""create_model step: a SageMaker Model for batch transform or an endpoint; reused if this run made it
+with the same request (the model name carries the request's fingerprint)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class SageMakerCreateModelOperator(SmflowOperator):
+class CreateModelOperator(SmflowOperator):
+    """A create_model step: one CreateModel; an identical request made earlier in this run is reused."""
+
     ui_color = "#d8f5a2"
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -28,7 +28,10 @@ def ensure_group(executor: Executor, request: dict[str, Any]) -> None:
             raise
 
 
-class SageMakerRegisterModelOperator(SmflowOperator):
+class ModelRegistrationOperator(SmflowOperator):
+    """A register step: one CreateModelPackage version; the ClientToken (run, task, request fingerprint)
+    makes a retry return the version it made, while a changed model registers a new version."""
+
     ui_color = "#e5dbff"
 
     def execute(self, context: Context) -> dict[str, Any]:

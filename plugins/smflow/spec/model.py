@@ -6,6 +6,7 @@ anywhere. Semantics that need the whole document (references, cycles, files on d
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -76,7 +77,7 @@ class StepBase(StrictModel):
     environment: dict[str, str] = {}
     max_runtime_seconds: Annotated[int, Field(ge=1, le=2419200)] | None = None
     volume_size_gb: Annotated[int, Field(ge=1, le=16384)] | None = None
-    retries: Annotated[int, Field(ge=0, le=10)] = 0
+    retries: Annotated[int, Field(ge=0, le=10)] | None = Field(None, description="default: airflow.retries")
 
 
 class ProcessingStep(StepBase):
@@ -244,6 +245,27 @@ class Schedules(StrictModel):
     train: ScheduleValue = Field(None, description="cron, preset (@daily), `{assets: [...]}` or null (manual)")
 
 
+class DagSettings(StrictModel):
+    """Airflow settings of every DAG of this pipeline, with the defaults a scheduled ML pipeline wants."""
+
+    owner: Annotated[str, Field(min_length=1, max_length=100)] = "smflow"
+    start_date: date = Field(date(2024, 1, 1), description="first date the schedule counts from (UTC)")
+    catchup: bool = Field(False, description="create runs for every missed interval since start_date")
+    max_active_runs: Annotated[int, Field(ge=1, le=100)] = Field(
+        1, description="runs of one DAG at a time; 1 keeps retraining runs from racing to register")
+    retries: Annotated[int, Field(ge=0, le=10)] = Field(0, description="task retries unless a step sets its own")
+    retry_delay: timedelta = Field(timedelta(minutes=5), description="seconds, or an ISO 8601 duration (PT5M)")
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        [], description="extra tags besides smflow, the DAG kind and the pipeline name")
+
+    @field_validator("retry_delay")
+    @classmethod
+    def _positive_delay(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() < 0 or value.days > 7:
+            raise ValueError("retry_delay must be between 0 seconds and 7 days")
+        return value
+
+
 class Options(StrictModel):
     task_ids: Literal["qualified", "step"] = Field(
         "qualified", description="`qualified`: task ids are `<model>.<step>`; `step`: the bare step name")
@@ -257,6 +279,8 @@ class PipelineSpec(StrictModel):
     defaults: Defaults = Defaults()
     schedule: Schedules = Schedules()
     options: Options = Options()
+    airflow: DagSettings = Field(DagSettings(), description="owner, start_date, catchup, max_active_runs, "
+                                                            "retries, retry_delay, tags of the DAGs")
     models: Annotated[dict[Name, ModelUnit], Field(min_length=1)]
     dependencies: list[str] = Field([], description="Airflow notation: `a >> b >> c` (step or model.step)")
 
