@@ -19,15 +19,31 @@ def format_key_path(path: Sequence[str | int]) -> str:
     return out or "<root>"
 
 
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped (`\\n`, `\\x00`), so a value quoted in a
+    message can never split or garble the one line an issue prints as."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for ch in text)
+
+
 @dataclass(frozen=True, order=True)
 class SpecIssue:
-    """One error in one file. `str()` gives the `file:line:col: key.path: message` line the CLI prints."""
+    """One error in one file. `str()` gives the `file:line:col: key.path: message` line the CLI prints.
+
+    File, key path and message are kept on one printable line, whatever characters the spec's values had.
+    """
 
     file: str
     line: int
     col: int
     key_path: str
     message: str
+
+    def __post_init__(self) -> None:
+        for name in ("file", "key_path", "message"):
+            object.__setattr__(self, name, one_line(str(getattr(self, name))))
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.key_path}: {self.message}"

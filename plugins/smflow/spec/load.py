@@ -88,6 +88,38 @@ def _position(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def line_col(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of character `index` in `text` (lines split at \\n, as YAML marks count)."""
+    index = max(0, min(index, len(text)))
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+# ASCII's names of the C0 control characters (ECMA-6 / ISO 646), indexed by code.
+_C0_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB "
+             "ESC FS GS RS US").split()
+
+
+def describe_char(char: str | int) -> str:
+    """`U+007F (DEL)`-style name of a character, for messages about characters a reader cannot show."""
+    import unicodedata
+
+    code = char if isinstance(char, int) else ord(char)
+    names = {**dict(enumerate(_C0_NAMES)), 0x7F: "DEL", 0x85: "NEL", 0xFEFF: "BOM"}
+    name = names.get(code) or (unicodedata.name(chr(code), "") if code < 0xD800 or code > 0xDFFF else "surrogate")
+    return f"U+{code:04X}" + (f" ({name})" if name else "")
+
+
+def _tag_problem(node: yaml.Node, error: Exception) -> str:
+    """Why PyYAML could not construct a scalar (an explicit tag that does not fit its value)."""
+    tag = node.tag.removeprefix("tag:yaml.org,2002:")
+    shown = f"!!{tag}" if node.tag.startswith("tag:yaml.org,2002:") else node.tag
+    value = repr(node.value) if isinstance(node.value, str) else "this value"
+    reason = str(error) if isinstance(error, ValueError | OverflowError) and str(error) else "it does not match the tag"
+    return (f"the explicit tag {shown} cannot read {value[:80]} ({reason.splitlines()[0][:120]}); remove the tag "
+            "(plain YAML values need none) or write a value of that type")
+
+
 MAX_NODES = 200_000  # far beyond any real spec; stops "billion laughs" alias expansion in its tracks
 MAX_DEPTH = 100
 
@@ -106,6 +138,18 @@ class _Builder:
         self.issues: list[SpecIssue] = []
         self.nodes = 0
 
+    def construct(self, node: yaml.Node, path: Path_) -> tuple[bool, Any]:
+        """A scalar's Python value as PyYAML's safe constructor makes it; (False, None) after reporting a value
+        its explicit tag (`!!int`, `!!timestamp`, …) cannot read."""
+        try:
+            return True, self.loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError:
+            raise  # no constructor for the tag (Python tags, custom tags): reported by the caller
+        except Exception as e:  # noqa: BLE001 - PyYAML's constructors raise ValueError, KeyError, AttributeError…
+            line, col = _position(node)
+            self.issues.append(SpecIssue(self.source.file, line, col, format_key_path(path), _tag_problem(node, e)))
+            return False, None
+
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES or len(path) > MAX_DEPTH:
@@ -118,7 +162,13 @@ class _Builder:
             self.loader.flatten_mapping(node)  # resolves `<<:` merge keys as PyYAML's constructor does
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.issues.append(self.source.issue(path, "a mapping key must be a plain scalar (a name), not "
+                                                               "a list or mapping"))
+                    continue
+                built, key = self.construct(key_node, path)
+                if not built:
+                    continue
                 if not isinstance(key, str | int | float | bool) or key is None:
                     self.issues.append(self.source.issue(path, f"mapping key {key!r} must be a plain scalar"))
                     continue
@@ -136,7 +186,7 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        value = self.loader.construct_object(node, deep=True)
+        _, value = self.construct(node, path)
         if isinstance(value, str) and "$" in value:
             missing: list[str] = []
             value = interpolate(value, self.env, missing)
@@ -150,7 +200,14 @@ class _Builder:
 def load_yaml_text(text: str, file: str, env: Mapping[str, str] | None = None) -> LoadedYaml:
     """Parse one YAML document safely (no Python tags); raise `SpecError` with every issue found."""
     source = SourceMap(file)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as e:
+        # PyYAML checks every character before parsing; YAML 1.1 §5.1 allows only printable ones in a stream.
+        line, col = line_col(text, e.position)
+        raise SpecError([SpecIssue(file, line, col, "<yaml>",
+                                   f"control character {describe_char(e.character)} is not allowed in YAML; delete "
+                                   "it (inside a double-quoted string write it as an escape like \\x7f)")]) from None
     try:
         try:
             node = loader.get_single_node()
@@ -187,9 +244,26 @@ def load_yaml_text(text: str, file: str, env: Mapping[str, str] | None = None) -
         loader.dispose()
 
 
-def load_yaml_file(path: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
+def read_spec_text(path: Path) -> str:
+    """A spec file's text as UTF-8; any problem is one positioned `SpecError` (bad bytes at their place)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError([SpecIssue(str(path), 1, 1, "<file>", f"cannot read the file: {e}")]) from None
-    return load_yaml_text(text, str(path), env)
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise SpecError([SpecIssue(str(path), 1, 1, "<file>", "is a directory, not a YAML file")]) from None
+    except FileNotFoundError:
+        raise SpecError([SpecIssue(str(path), 1, 1, "<file>", "no such file; check the path")]) from None
+    except OSError as e:
+        raise SpecError([SpecIssue(str(path), 1, 1, "<file>",
+                                   f"cannot read the file: {e.strerror or e}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = data[: e.start].decode("utf-8", errors="replace")
+        line, col = line_col(good, len(good))
+        raise SpecError([SpecIssue(str(path), line, col, "<file>",
+                                   f"byte 0x{data[e.start]:02x} is not valid UTF-8 ({e.reason}); save the file as "
+                                   "UTF-8")]) from None
+
+
+def load_yaml_file(path: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
+    return load_yaml_text(read_spec_text(path), str(path), env)

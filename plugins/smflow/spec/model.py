@@ -46,6 +46,9 @@ class ImageSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_way(self) -> ImageSpec:
+        if self.uri is not None and not self.uri.strip():
+            raise ValueError("the image URI is empty; give an ECR image URI like "
+                             "123456789012.dkr.ecr.us-east-1.amazonaws.com/name:tag, or `framework` and `version`")
         if self.uri is None and not (self.framework and self.version):
             raise ValueError("give either `uri`, or both `framework` and `version` (e.g. sklearn / 1.2-1)")
         return self

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from smflow.spec.errors import Path_, SpecError, SpecIssue
 from smflow.spec.load import SourceMap
+from smflow.spec.paths import path_problem, probe, resolved
 from smflow.spec.model import (
     ConditionStep,
     CreateModelStep,
@@ -101,6 +102,7 @@ class _Resolver:
         self.by_unit: dict[str, dict[str, StepNode]] = {}
         self.edges: set[tuple[str, str]] = set()
         self.inputs: dict[tuple[str, str], ResolvedInput] = {}
+        self.source_ok: dict[str, bool] = {}  # model unit → its source_dir exists (else entry points go unchecked)
 
     def error(self, path: Path_, message: str, *, key: bool = False) -> None:
         self.issues.append(self.source.issue(path, message, prefer_key=key))
@@ -111,10 +113,15 @@ class _Resolver:
     def collect_nodes(self) -> None:
         for unit_name, unit in self.spec.models.items():
             unit_path: Path_ = ("models", unit_name)
-            source_dir = (self.base_dir / unit.source_dir).resolve()
-            if not source_dir.is_dir():
+            problem = path_problem(unit.source_dir)
+            source_dir = self.base_dir if problem else resolved(self.base_dir, unit.source_dir)
+            kind, why = probe(source_dir) if not problem else ("missing", problem)
+            if why:
+                self.error((*unit_path, "source_dir"), f"source_dir {why}")
+            elif kind != "dir":
                 self.error((*unit_path, "source_dir"), f"directory {source_dir} does not exist; "
                                                        "source_dir is relative to this YAML file")
+            self.source_ok[unit_name] = kind == "dir" and not why
             steps = self.by_unit.setdefault(unit_name, {})
             for index, step in enumerate(unit.steps):
                 path = (*unit_path, "steps", index, "name")
@@ -166,8 +173,13 @@ class _Resolver:
                 self.error(path, "empty input; give a step output `step.output`, an s3:// URI or a local path "
                                  "like ./data/train.csv")
                 return None
-            local = (self.base_dir / value).resolve()
-            if not local.exists():
+            problem = path_problem(value)
+            local = self.base_dir if problem else resolved(self.base_dir, value)
+            kind, why = ("missing", problem) if problem else probe(local)
+            if why:
+                self.error(path, f"local input {why}")
+                return None
+            if kind == "missing":
                 self.error(path, f"local input {local} does not exist; paths are relative to this YAML file")
                 return None
             return str(local)
@@ -176,7 +188,7 @@ class _Resolver:
             self.error(path, f"reference '{value}' has too many parts; use `step.output` or `model.step.output`")
             return None
         step_name, output = ".".join(parts[:-1]), parts[-1]
-        if self.find_quietly(node.unit, step_name) is None and (self.base_dir / value).exists():
+        if self.find_quietly(node.unit, step_name) is None and probe(self.base_dir / value)[0] != "missing":
             self.error(path, f"'{value}' reads as a step reference `step.output`, but no step '{step_name}' "
                              f"exists; for the local file write ./{value}")
             return None
@@ -198,13 +210,20 @@ class _Resolver:
             self.edges.add((upstream.task_id, node.task_id))
 
     def check_file(self, node: StepNode, relative: str, key: str) -> None:
-        if not node.source_dir.is_dir():
+        if not self.source_ok.get(node.unit):
             return
-        target = (node.source_dir / relative).resolve()
-        if not target.is_relative_to(node.source_dir):
+        problem = path_problem(relative)
+        if problem:
+            self.error((*node.path, key), f"{key} {problem}")
+            return
+        target = resolved(node.source_dir, relative)
+        kind, why = probe(target)
+        if why:
+            self.error((*node.path, key), f"{key} {why}")
+        elif not target.is_relative_to(node.source_dir):
             self.error((*node.path, key), f"'{relative}' is outside the model's source_dir ({node.source_dir}); "
                                           "only source_dir is shipped with the job, so move the script there")
-        elif not target.is_file():
+        elif kind != "file":
             self.error((*node.path, key), f"file {node.source_dir / relative} does not exist; entry points are "
                                           f"relative to the model's source_dir ({node.source_dir})")
 

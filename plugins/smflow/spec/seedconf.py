@@ -37,6 +37,7 @@ import yaml
 from smflow.spec.errors import Path_, SpecError, SpecIssue, format_key_path
 from smflow.spec.load import LoadedYaml, SourceMap, load_yaml_file
 from smflow.spec.model import PipelineSpec
+from smflow.spec.paths import path_problem, probe, resolved
 from smflow.spec.resolve import PipelineDocument, resolve
 from smflow.spec.validate import validate_model
 
@@ -229,7 +230,8 @@ class _Translator:
         self.index_steps(pipe)
         models: dict[str, Any] = {}
         for model, steps in self.units.items():
-            models[model] = self.unit(model, steps)
+            if steps:  # a model whose every step was invalid has had its errors reported already
+                models[model] = self.unit(model, steps)
         native["models"] = models
         self.origin[("models",)] = pipe.at / "models"
         native["dependencies"] = self.dependencies(pipe)
@@ -353,11 +355,16 @@ class _Translator:
                            "the project root); add it, or export SMP_SOURCE_DIR_PATH", key=section is None)
             self.roots[model] = Path.cwd()
             return str(Path.cwd())
+        problem = path_problem(given)
+        if problem:
+            self.error(at, f"source_directory {problem}")
+            self.roots[model] = Path.cwd()
+            return str(Path.cwd())
         conf_file = Path(at.source.file).resolve()
         for root in (Path("/"),) if Path(given).is_absolute() else conf_file.parents:
-            if (root / given).is_dir():
+            if probe(root / given)[0] == "dir":
                 self.roots[model] = root
-                return str((root / given).resolve())
+                return str(resolved(root, given))
         self.error(at, f"directory '{given}' not found under any parent folder of {conf_file.name}; "
                        "source_directory is relative to the project root the framework runs from")
         self.roots[model] = Path.cwd()
@@ -449,7 +456,9 @@ class _Translator:
             parts = [bucket.removeprefix("s3://").strip("/"), *(str(p).strip("/") for p in prefixes if p),
                      file_name.lstrip("/")]
             return "s3://" + "/".join(parts)
-        return str((self.roots.get(model, Path.cwd()) / file_name).resolve())
+        root = self.roots.get(model, Path.cwd())
+        # A name no file system accepts stays as written: the resolver reports it at this input's position.
+        return file_name if path_problem(file_name) else str(resolved(root, file_name))
 
     def add_input(self, native: _Native, name: str, value: Any, at: _At) -> None:
         inputs = native.data.setdefault("inputs", {})
