@@ -12,7 +12,6 @@ from pathlib import Path
 
 from smflow.spec.errors import Path_, SpecError, SpecIssue
 from smflow.spec.load import SourceMap
-from smflow.spec.paths import path_problem, probe, resolved
 from smflow.spec.model import (
     ConditionStep,
     CreateModelStep,
@@ -27,6 +26,7 @@ from smflow.spec.model import (
     TrainingStep,
     TransformStep,
 )
+from smflow.spec.paths import path_problem, probe, resolved
 
 AIRFLOW_PRESETS = frozenset({"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly",
                              "@yearly", "@annually"})
