@@ -6,6 +6,7 @@ Each mutation takes the text of a valid spec and a `random.Random` and returns a
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -154,14 +155,16 @@ def workspaces(tmp: Path) -> dict[str, tuple[Path, list[Path]]]:
 
 
 def validate_files(folder: Path, files: list[Path], seed: bool) -> SpecError | None:
-    """What `smflow validate` does with these files (load, resolve, compile); None when they are valid."""
+    """What `smflow validate` and `compile --json` do with these files (load, resolve, compile, serialise);
+    None when they are valid."""
     from smflow.cli import _load
     from smflow.compile.graph import compile_pipeline
 
     try:
-        compile_pipeline(_load(str(files[0]), files, seed))
+        compiled = compile_pipeline(_load(str(files[0]), files, seed))
     except SpecError as e:
         return e
+    json.dumps(compiled.as_json())
     return None
 
 
