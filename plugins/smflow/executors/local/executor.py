@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -45,7 +45,7 @@ from smflow.executors.local.jobs import (
     read_json,
     write_json_atomic,
 )
-from smflow.executors.local.store import LocalStore
+from smflow.executors.local.store import InvalidUriError, LocalStore
 from smflow.service_model import request_problems, sagemaker_model
 
 if TYPE_CHECKING:
@@ -240,12 +240,25 @@ class LocalExecutor(Executor):
 
             problems = validate_training_request(params)
         else:
-            model = self._model_record(api.create, params["ModelName"])
-            return {"model.json": model["Request"]}
+            model = self._model_record(api.create, params["ModelName"])  # not found: SageMaker's error first
+            problems = []
+        problems += self._uri_problems(params)
         if problems:
             raise validation_error(api.create, f"{len(problems)} problem(s) in the {api.create} request: "
                                                + "; ".join(problems))
-        return {}
+        for uri in _output_uris(params):
+            self.store.remove_stale_parts(uri)  # what a killed earlier attempt left half-written
+        return {"model.json": model["Request"]} if api.kind == "transform" else {}
+
+    def _uri_problems(self, params: Mapping[str, Any]) -> list[str]:
+        """Every s3:// URI of a request must name a valid bucket and a key inside it (S3's naming rules)."""
+        problems = []
+        for where, uri in _s3_values(params):
+            try:
+                self.store.path_for(uri)
+            except InvalidUriError as e:
+                problems.append(f"{where}: {e}")
+        return problems
 
     def _spawn(self, job: JobDir) -> None:
         """Start the runner in its own session, so this call returns at once and the job outlives us."""
@@ -442,6 +455,28 @@ class LocalExecutor(Executor):
             data = fh.read()
         end = data.rfind(b"\n") + 1
         return data[:end].decode("utf-8", errors="replace"), offset + end
+
+
+def _s3_values(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """(key path, value) of every string in a request that is an s3:// URI."""
+    if isinstance(value, str):
+        if value.startswith("s3://"):
+            yield where, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _s3_values(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _s3_values(item, f"{where}[{index}]")
+
+
+def _output_uris(params: Mapping[str, Any]) -> list[str]:
+    """Where a job writes: processing outputs, training and transform output paths."""
+    uris = [(params.get("OutputDataConfig") or {}).get("S3OutputPath"),
+            (params.get("TransformOutput") or {}).get("S3OutputPath"),
+            *[(o.get("S3Output") or {}).get("S3Uri")
+              for o in (params.get("ProcessingOutputConfig") or {}).get("Outputs") or []]]
+    return [u for u in uris if isinstance(u, str) and u.startswith("s3://")]
 
 
 def _in_window(description: Mapping[str, Any], key: str, params: Mapping[str, Any]) -> bool:

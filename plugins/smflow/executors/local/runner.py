@@ -26,6 +26,7 @@ from typing import IO, Any
 from smflow.executors.local import sandbox as sandboxes
 from smflow.executors.local.jobs import MAX_FAILURE_REASON, JobDir, JobFailure, JobStopped, now_iso
 from smflow.executors.local.store import InvalidUriError, LocalStore, ObjectNotFoundError
+from smflow.s3_names import key_problem
 
 START_TIME_KEYS = {"processing": "ProcessingStartTime", "training": "TrainingStartTime",
                    "transform": "TransformStartTime"}
@@ -140,6 +141,10 @@ class JobRun:
                              '[{"prefix": "s3://bucket/prefix/"}, "relative/key1", ...]')
         prefix = manifest[0]["prefix"]
         base = prefix if prefix.endswith("/") else prefix + "/"
+        for key in manifest[1:]:
+            problem = "an absolute path" if key.startswith("/") else key_problem(key)
+            if problem:  # the key is also where the object lands in the channel: it must stay inside it
+                raise JobFailure(f"ClientError: {where}: manifest file {uri} lists {key!r}: {problem}")
         return [(base + key, key) for key in manifest[1:]]
 
     # ---- the container --------------------------------------------------------------------------
@@ -286,6 +291,8 @@ def execute(job: JobDir, store: LocalStore) -> None:
         finish(run, "Stopped", None if requested else e.reason, {}, e.secondary_status)
     except JobFailure as e:
         finish(run, "Failed", e.reason, e.fields)
+    except (InvalidUriError, sandboxes.SandboxError) as e:  # a URI or path that would leave the store or /opt/ml
+        finish(run, "Failed", f"ClientError: {e}", {})
     except Exception as e:  # noqa: BLE001 - a bug here must still end the job, with the traceback in its log
         run.say("local runner crashed:\n" + traceback.format_exc())
         finish(run, "Failed", f"InternalServerError: local job runner crashed: {type(e).__name__}: {e}", {})

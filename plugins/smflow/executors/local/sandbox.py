@@ -121,7 +121,13 @@ class Sandbox:
         relative = _relative_to_root(container_path)
         if relative is None:
             raise SandboxError(f"{container_path!r} is not under {CONTAINER_ROOT}/")
-        return self.opt_ml / relative if relative else self.opt_ml
+        host = self.opt_ml / relative if relative else self.opt_ml
+        # The job's code can replace folders with symbolic links; a path that leads out of its /opt/ml is
+        # refused, so staging and uploads never read or write another place on the host.
+        if not host.resolve().is_relative_to(self.opt_ml.resolve()):
+            raise SandboxError(f"{container_path!r} leads outside the job's {CONTAINER_ROOT} (through a symbolic "
+                               "link); outputs are read from real folders only")
+        return host
 
     def visible_path(self, container_path: str) -> str:
         """The path the job's own code should use for a `/opt/ml/...` path."""

@@ -12,8 +12,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from smflow.atomic_files import replacing
+from smflow.atomic_files import is_stale, remove_stale, replacing
 from smflow.executors.tarball import pack_tarball
+from smflow.s3_names import bucket_name_problem, key_problem
 
 SCHEME = "s3://"
 _PART_SUFFIX = ".smflow-part"
@@ -34,28 +35,54 @@ class InvalidUriError(ValueError):
     pass
 
 
+class InvalidBucketNameError(InvalidUriError):
+    """S3's `InvalidBucketName`: the name breaks S3's bucket naming rules."""
+
+
+class InvalidObjectKeyError(InvalidUriError):
+    """A key the local store refuses, because as a file path it would name something else than it says."""
+
+
+class OutsideStoreError(InvalidUriError):
+    """A URI whose file resolves outside the store root (a symbolic link in the store pointing elsewhere)."""
+
+
 def split_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/a/b` → (`bucket`, `a/b`); rejects anything that is not an s3 URI."""
-    if not uri.startswith(SCHEME):
+    """`s3://bucket/a/b` → (`bucket`, `a/b`); rejects anything that is not an s3 URI, invalid bucket names and
+    keys that cannot stay inside their bucket's folder (empty segments are dropped, as before)."""
+    if not isinstance(uri, str) or not uri.startswith(SCHEME):
         raise InvalidUriError(f"{uri!r} is not an s3:// URI")
     bucket, _, key = uri[len(SCHEME):].partition("/")
     if not bucket:
         raise InvalidUriError(f"{uri!r} has no bucket name")
-    parts = [p for p in key.split("/") if p]
-    if any(p in {".", ".."} for p in parts):
-        raise InvalidUriError(f"{uri!r}: '.' and '..' are not allowed in keys")
-    return bucket, "/".join(parts)
+    problem = bucket_name_problem(bucket)
+    if problem:
+        raise InvalidBucketNameError(f"InvalidBucketName: {uri!r}: {problem}")
+    problem = key_problem(key)
+    if problem:
+        raise InvalidObjectKeyError(f"{uri!r}: {problem}")
+    return bucket, "/".join(p for p in key.split("/") if p)
 
 
 class LocalStore:
-    """S3 semantics on a directory: objects are files, prefixes are plain string prefixes."""
+    """S3 semantics on a directory: objects are files, prefixes are plain string prefixes.
+
+    Every URI maps to a path inside `root/<bucket>/`; one that would resolve elsewhere (a symbolic link placed
+    in the store) is refused, and listings never follow links, so no URI reads or writes outside the root.
+    """
 
     def __init__(self, root: Path | str):
         self.root = Path(root).resolve()
 
     def path_for(self, uri: str) -> Path:
         bucket, key = split_uri(uri)
-        return self.root / bucket / key if key else self.root / bucket
+        bucket_dir = self.root / bucket
+        path = bucket_dir / key if key else bucket_dir
+        real = path.resolve()
+        if not real.is_relative_to(bucket_dir):  # `root` is resolved, so only a link in the store gets here
+            raise OutsideStoreError(f"{uri!r} resolves to {real}, outside the local store ({self.root}); remove "
+                                    "the symbolic link in the store that points there")
+        return path
 
     def exists(self, uri: str) -> bool:
         path = self.path_for(uri)
@@ -79,10 +106,19 @@ class LocalStore:
         """Upload every regular file under `source` (symlinks are not followed, as on SageMaker)."""
         written = []
         base = prefix_uri.rstrip("/")
+        if source.is_symlink():
+            raise OutsideStoreError(f"{source} is a symbolic link; outputs are uploaded from real folders only "
+                                    f"(nothing was uploaded to {prefix_uri})")
+        swept: set[Path] = set()
         for file in sorted(source.rglob("*")):
             if file.is_file() and not file.is_symlink():
                 uri = f"{base}/{file.relative_to(source).as_posix()}"
-                self.upload_file(file, uri)
+                target = self.path_for(uri)
+                if target.parent not in swept:  # one sweep per folder instead of one per file
+                    remove_stale(target.parent, _PART_SUFFIX)
+                    swept.add(target.parent)
+                with replacing(target, suffix=_PART_SUFFIX, sweep=False) as tmp:
+                    shutil.copyfile(file, tmp)
                 written.append(uri)
         return written
 
@@ -142,9 +178,27 @@ class LocalStore:
         elif path.is_dir():
             shutil.rmtree(path)
 
+    def remove_stale_parts(self, prefix_uri: str | None = None) -> builtins.list[Path]:
+        """Delete temp files that killed writers left in `prefix_uri`'s folder and below (the whole store if None;
+        the parent folder when the prefix is not a folder)."""
+        top = self.root if prefix_uri is None else self.path_for(prefix_uri)
+        if not top.is_dir():
+            top = top.parent
+        removed: builtins.list[Path] = []
+        if top.is_dir() and not top.is_symlink():
+            for dirpath, _dirs, _files in os.walk(top):
+                removed.extend(remove_stale(Path(dirpath), _PART_SUFFIX))
+        return removed
+
     @staticmethod
     def _walk(top: Path) -> Iterator[Path]:
-        for dirpath, _dirs, files in os.walk(top):
+        """Objects under `top`: regular files, never symbolic links (S3 has none, and one could point out of
+        the store); temp files of writes in progress are skipped, those of killed writers removed."""
+        for dirpath, _dirs, files in os.walk(top):  # os.walk does not descend into linked folders
             for name in files:
-                if not name.endswith(_PART_SUFFIX):
-                    yield Path(dirpath) / name
+                file = Path(dirpath) / name
+                if name.endswith(_PART_SUFFIX):
+                    if is_stale(file, _PART_SUFFIX):
+                        file.unlink(missing_ok=True)
+                elif not file.is_symlink():
+                    yield file
