@@ -23,8 +23,10 @@ PIPELINE = FIXTURES / "pipelines" / "killable" / "pipeline.yaml"
 GROUP = "killable-m"
 
 
-def smflow_run(home: Path, db: str, logical_date: str, slow: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "SMFLOW_HOME": str(home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db, "SLOW_SECONDS": slow}
+def smflow_run(home: Path, db: str, logical_date: str, slow_flag: Path) -> subprocess.Popen[str]:
+    """Training is slow while `slow_flag` exists; its path is part of the request, its presence is not."""
+    env = {**os.environ, "SMFLOW_HOME": str(home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db,
+           "SLOW_WHILE_FILE": str(slow_flag)}
     env.pop("AIRFLOW_HOME", None)
     return subprocess.Popen([sys.executable, "-m", "smflow.cli", "run", str(PIPELINE), "--logical-date", logical_date],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -57,14 +59,16 @@ def kill_pid_file(file: Path) -> None:
 
 def test_kill_mid_training_then_rerun_leaves_everything_consistent(tmp_path: Path, airflow_db: str) -> None:
     home = tmp_path / "home"
-    first = smflow_run(home, airflow_db, "2026-01-01T00:00:00+00:00", "0")
+    slow = tmp_path / "slow"
+    first = smflow_run(home, airflow_db, "2026-01-01T00:00:00+00:00", slow)
     out, _ = first.communicate(timeout=600)
     assert first.returncode == 0, out[-4000:]
     registry = ModelRegistry(home / "registry.sqlite")
     (v1,) = registry.list_versions(GROUP)
 
     logical_date = "2026-01-02T00:00:00+00:00"
-    victim = smflow_run(home, airflow_db, logical_date, "120")
+    slow.touch()
+    victim = smflow_run(home, airflow_db, logical_date, slow)
     job = wait_until_training_runs(home)
     os.killpg(victim.pid, signal.SIGKILL)  # Airflow, the task, the operator
     kill_pid_file(job / "runner.pid")      # the detached job runner
@@ -76,7 +80,8 @@ def test_kill_mid_training_then_rerun_leaves_everything_consistent(tmp_path: Pat
     assert not [p for p in store.rglob("model.tar.gz") if job.name in str(p)], "killed job uploaded a model"
     assert registry.list_versions(GROUP) == [v1]
 
-    rerun = smflow_run(home, airflow_db, logical_date, "0")
+    slow.unlink()
+    rerun = smflow_run(home, airflow_db, logical_date, slow)
     out, _ = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, out[-4000:]
     killed = json.loads((job / "description.json").read_text())
