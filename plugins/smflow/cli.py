@@ -1,6 +1,8 @@
 """`smflow` command line: validate, compile, schema, convert, run, registry.
 
-Exit codes: 0 success, 1 user error (with `file:line:col: key.path: message` lines), 2 usage error.
+Exit codes: 0 success, 1 user error (with `file:line:col: key.path: message` lines, or one line saying what
+is wrong and what to do), 2 usage error, 3 internal error (a bug: the traceback goes to a log file whose path
+is printed, or to stderr with --verbose).
 """
 
 from __future__ import annotations
@@ -8,13 +10,17 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from smflow.errors import UsageError, UserError
 from smflow.spec.errors import SpecError, SpecIssue
+
+EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _sources(paths: Sequence[str]) -> list[tuple[str, list[Path], bool]]:
@@ -48,7 +54,7 @@ def _load(label: str, files: list[Path], seed: bool) -> Any:
 
         return load_seed_documents(files)
     if not files[0].is_file():
-        raise SpecError([SpecIssue(label, 1, 1, "<file>", "no such file")])
+        raise SpecError([SpecIssue(label, 1, 1, "<file>", "no such file; check the path")])
     return load_pipeline(files[0])
 
 
@@ -106,106 +112,157 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from smflow.atomic_files import write_text_atomic
     from smflow.spec.seedconf import load_seed_documents, seed_files, to_native_yaml
 
+    output = Path(args.output)
+    if args.output != "-":
+        if output.is_dir() or args.output.endswith(("/", "\\")):
+            raise UsageError(f"-o {args.output} is a directory; give the file to write, e.g. "
+                             f"-o {output / 'pipeline.yaml'}")
+        if output.parent.exists() and not output.parent.is_dir():
+            raise UsageError(f"-o {args.output}: {output.parent} is a file, not a folder")
     try:
         doc = load_seed_documents(seed_files(args.pattern))
     except SpecError as e:
         for issue in e.issues:
             print(issue, file=sys.stderr)
-        return 1
-    target_dir = Path.cwd() if args.output == "-" else Path(args.output).resolve().parent
+        return EXIT_USER
+    target_dir = Path.cwd() if args.output == "-" else output.resolve().parent
     text = to_native_yaml(doc, relative_to=target_dir)
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text)
+        write_text_atomic(output, text)
         print(f"wrote {args.output} (pipeline {doc.spec.pipeline}, {len(doc.nodes)} steps)")
-    return 0
+    return EXIT_OK
+
+
+def parse_conf(text: str | None) -> dict[str, Any] | None:
+    """`--conf` → the DAG run conf: a JSON object (Airflow's `dag_run.conf` is a mapping)."""
+    if text is None:
+        return None
+    try:
+        conf = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--conf is not valid JSON ({e}); give a JSON object like '{{\"key\": \"value\"}}'") from None
+    if not isinstance(conf, dict):
+        raise UsageError(f"--conf must be a JSON object like '{{\"key\": \"value\"}}', not a JSON "
+                         f"{_json_kind(conf)}")
+    return conf
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+
+
+def parse_logical_date(text: str | None) -> datetime | None:
+    """`--logical-date` → an aware datetime (UTC when no offset is given); an empty value is an error."""
+    if text is None:
+        return None
+    example = "e.g. 2026-11-23T03:00:00+00:00"
+    if not text.strip():
+        raise UsageError(f"--logical-date is empty; give an ISO date-time ({example}) or leave the option out")
+    try:
+        logical_date = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--logical-date {text!r} is not an ISO date-time ({example})") from None
+    if logical_date.tzinfo is None:
+        logical_date = logical_date.replace(tzinfo=UTC)
+    try:
+        logical_date = logical_date.astimezone(UTC)
+    except OverflowError:
+        raise UsageError(f"--logical-date {text!r} is out of range ({example})") from None
+    if not MIN_LOGICAL_YEAR <= logical_date.year <= MAX_LOGICAL_YEAR:
+        raise UsageError(f"--logical-date {text!r} is out of range: Airflow schedules between the years "
+                         f"{MIN_LOGICAL_YEAR} and {MAX_LOGICAL_YEAR} ({example})")
+    return logical_date
+
+
+# Airflow stores dates as UTC timestamps and computes data intervals around them; years near the ends of
+# Python's datetime range overflow there. Runs before 1970 would precede any real start_date anyway.
+MIN_LOGICAL_YEAR, MAX_LOGICAL_YEAR = 1970, 9000
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from smflow.dags.runner import format_summary, run_pipeline_dag
 
-    try:
-        conf = json.loads(args.conf) if args.conf else None
-    except json.JSONDecodeError as e:
-        print(f"smflow run: --conf is not valid JSON: {e}", file=sys.stderr)
-        return 2
-    logical_date = None
-    if args.logical_date:
-        try:
-            logical_date = datetime.fromisoformat(args.logical_date)
-        except ValueError:
-            print(f"smflow run: --logical-date {args.logical_date!r} is not an ISO date-time "
-                  "(e.g. 2026-11-23T03:00:00+00:00)", file=sys.stderr)
-            return 2
-        if logical_date.tzinfo is None:
-            logical_date = logical_date.replace(tzinfo=UTC)
+    conf = parse_conf(args.conf)
+    logical_date = parse_logical_date(args.logical_date)
     try:
         summary = run_pipeline_dag(Path(args.path), args.dag, args.executor, conf, logical_date, args.verbose)
     except SpecError as e:
         for issue in e.issues:
             print(issue, file=sys.stderr)
-        return 1
-    except KeyError as e:
-        print(f"{args.path}: {e.args[0]}", file=sys.stderr)
-        return 1
+        return EXIT_USER
     print()
     print(format_summary(summary))
-    return 0 if summary.ok else 1
+    return EXIT_OK if summary.ok else EXIT_USER
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
-    from smflow.executors.local.registry import ModelRegistry
-    from smflow.settings import registry_path
+    from smflow.settings import checked_home, registry_path
 
-    registry = ModelRegistry(registry_path())
+    checked_home(create=False)
+    path = registry_path()
+    if not path.exists():  # reading must not create the home or an empty registry
+        if args.action == "list":
+            if args.json:
+                print("[]")
+            else:
+                print(f"no model registry yet ({path} does not exist); a pipeline's register step creates it")
+            return EXIT_OK
+        raise UserError(f"no model registry at {path}: nothing has been registered with this SMFLOW_HOME yet "
+                        "(check SMFLOW_HOME, or run a pipeline with a register step first)")
+    from smflow.executors.local.registry import ModelRegistry
+
+    registry = ModelRegistry(path)
     try:
         if args.action == "list":
             rows = registry.list_versions(args.group)
             if args.json:
                 print(json.dumps(rows, indent=2, default=str))
-                return 0
+                return EXIT_OK
             if not rows:
                 print("no model package versions registered" + (f" in {args.group}" if args.group else ""))
             for row in rows:
                 run = row.get("metadata", {}).get("smflow:run_id", "")
                 print(f"{row['group']:<28} v{row['version']:<4} {row['status']:<22} {row['created'][:19]}  {run}")
-            return 0
+            return EXIT_OK
         status = "Approved" if args.action == "approve" else "Rejected"
         row = registry.set_status(args.group, args.version, status, args.note)
         print(f"{row['arn']}: {row['status']}")
-        return 0
+        return EXIT_OK
     except (ValueError, LookupError) as e:
-        print(f"smflow registry: {e}", file=sys.stderr)
-        return 1
+        raise UserError(str(e)) from None
     except Exception as e:  # botocore ClientError for unknown names carries a clear message
         if type(e).__name__ == "ClientError":
-            print(f"smflow registry: {e}", file=sys.stderr)
-            return 1
+            raise UserError(str(e)) from None
         raise
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="smflow", description="YAML ML pipelines → Airflow DAGs on SageMaker")
+    parser = argparse.ArgumentParser(prog="smflow", description="YAML ML pipelines → Airflow DAGs on SageMaker",
+                                     epilog="exit codes: 0 ok, 1 user error, 2 usage error, 3 internal error")
     sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="more output; on an internal error, the traceback on stderr")
 
-    p = sub.add_parser("validate", help="check pipeline specs; one file:line:col line per error")
+    p = sub.add_parser("validate", parents=[common], help="check pipeline specs; one file:line:col line per error")
     p.add_argument("paths", nargs="+", help="pipeline YAML files, directories, or seed-conf globs")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("compile", help="print the SageMaker requests and DAG structure")
+    p = sub.add_parser("compile", parents=[common], help="print the SageMaker requests and DAG structure")
     p.add_argument("paths", nargs="+")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--pretty", action="store_true", help="indent the JSON")
     p.set_defaults(func=cmd_compile)
 
-    p = sub.add_parser("schema", help="JSON Schema of the native pipeline spec (for editors)")
+    p = sub.add_parser("schema", parents=[common], help="JSON Schema of the native pipeline spec (for editors)")
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser("convert", help="seed-framework confs → one native pipeline YAML")
+    p = sub.add_parser("convert", parents=[common], help="seed-framework confs → one native pipeline YAML")
     p.add_argument("pattern", help="glob of conf files, e.g. 'examples/*/conf/conf.yaml'")
     p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     p.set_defaults(func=cmd_convert)
@@ -216,16 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local", choices=["local", "sagemaker"])
     p.add_argument("--conf", help="DAG run conf as JSON")
     p.add_argument("--logical-date", help="ISO date-time; the same value re-runs that run (same job names)")
-    p.add_argument("-v", "--verbose", action="store_true", help="Airflow's own INFO logs too")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="Airflow's own INFO logs too; on an internal error, the traceback on stderr")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("registry", help="the local model registry")
+    p = sub.add_parser("registry", parents=[common], help="the local model registry")
     rsub = p.add_subparsers(dest="action", required=True)
-    r = rsub.add_parser("list")
+    r = rsub.add_parser("list", parents=[common])
     r.add_argument("--group")
     r.add_argument("--json", action="store_true")
     for action in ("approve", "reject"):
-        r = rsub.add_parser(action)
+        r = rsub.add_parser(action, parents=[common])
         r.add_argument("group")
         r.add_argument("version", type=int)
         r.add_argument("--note")
@@ -234,8 +292,83 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = f"smflow {args.command}"
+    try:
+        return int(args.func(args))
+    except UsageError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except UserError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return EXIT_USER
+    except SpecError as e:
+        for issue in e.issues:
+            print(issue, file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as shells report it
+    except Exception as e:  # noqa: BLE001 - the last line of defence: classify, never show a raw traceback
+        message = environment_problem(e)
+        if message is not None:
+            print(f"{prog}: {message}", file=sys.stderr)
+            return EXIT_USER
+        return report_internal_error(prog, e, verbose=getattr(args, "verbose", False))
+
+
+def environment_problem(error: BaseException) -> str | None:
+    """A clear message for failures of the machine rather than of smflow (disk full, permissions, read-only
+    file system), or None."""
+    import errno
+    import sqlite3
+
+    full = "no space left on device"
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {error.filename}" if error.filename else ""
+        return (f"{full}{where}; free some disk space (or point SMFLOW_HOME at a larger disk) and run again — "
+                "smflow writes atomically, so what was written before is intact")
+    if isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error):
+        return f"{full} for the SQLite database ({error}); free some disk space and run again"
+    if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and error.filename:
+        return (f"cannot write {error.filename}: {error.strerror}; check its permissions, or point SMFLOW_HOME at "
+                "a folder you can write")
+    cause = error.__cause__ or error.__context__
+    return environment_problem(cause) if cause is not None and cause is not error else None
+
+
+def report_internal_error(prog: str, error: BaseException, *, verbose: bool) -> int:
+    """An unexpected exception: one line saying so, the traceback in a log file (or on stderr with --verbose)."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    summary = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+    if verbose:
+        sys.stderr.write(text)
+        print(f"{prog}: internal error (a bug in smflow, not in your input): {summary}", file=sys.stderr)
+        return EXIT_INTERNAL
+    log = _write_crash_log(text, tempfile.gettempdir())
+    where = f"the traceback is in {log}" if log else "run again with --verbose to see the traceback"
+    print(f"{prog}: internal error (a bug in smflow, not in your input): {summary}; {where} — please report it",
+          file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _write_crash_log(text: str, fallback_dir: str) -> Path | None:
+    from smflow.settings import smflow_home
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    for folder in (smflow_home() / "logs", Path(fallback_dir)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            log = folder / f"smflow-crash-{stamp}-{os.getpid()}.log"
+            log.write_text(text, encoding="utf-8")
+            return log
+        except OSError:
+            continue
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,12 @@ def _read_cache() -> dict[str, str]:
 
 
 def _write_cache(entries: dict[str, str]) -> None:
-    write_text_atomic(_cache_file(), json.dumps(entries, indent=1, sort_keys=True))
+    """Best effort: the cache only saves the SDK import next time, so an unwritable home (a file, a full
+    disk, no permission) must not fail a validate or compile."""
+    try:
+        write_text_atomic(_cache_file(), json.dumps(entries, indent=1, sort_keys=True))
+    except OSError:
+        pass
 
 
 @lru_cache(maxsize=256)

@@ -6,15 +6,20 @@ serialized into a bundle of our own before `dag.test()` (reference: airflow3-rec
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sys
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smflow.settings import smflow_home
+from smflow.errors import UsageError, UserError
+from smflow.settings import checked_home
 
 BUNDLE = "smflow"
 
@@ -25,10 +30,14 @@ def prepare_airflow_env(home: Path | None = None, *, verbose: bool = False) -> P
     Unless `verbose`, Airflow's own bookkeeping is logged at WARNING and only the task operators (the
     jobs' logs, uploads, decisions) at INFO, so a run reads as what the pipeline did.
     """
-    home = home or smflow_home()
+    home = home or checked_home(create=True)
     airflow_home = home / "airflow"
     dags_folder = airflow_home / "dags"
-    dags_folder.mkdir(parents=True, exist_ok=True)
+    try:
+        dags_folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"cannot create {dags_folder}: a file is in the way inside the smflow home {home}; move "
+                        "it away") from None
     os.environ.setdefault("SMFLOW_HOME", str(home))
     os.environ["AIRFLOW_HOME"] = str(airflow_home)
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -46,22 +55,60 @@ def prepare_airflow_env(home: Path | None = None, *, verbose: bool = False) -> P
     return airflow_home
 
 
+def _db_file(airflow_home: Path) -> Path:
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    # Beside a SQLite file, so homes that share one DB (tests) share its marker and its lock too.
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else airflow_home / "db"
+
+
+@contextmanager
+def waiting_lock(path: Path, waiting_message: str, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """An exclusive `fcntl.flock` on `path` (created if missing), held for the block. When another process holds
+    it, `waiting_message` is reported once and the lock is awaited; the OS drops it if its holder dies, so a
+    killed run never blocks the next one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report = on_wait or (lambda text: print(text, file=sys.stderr, flush=True))
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            report(waiting_message + (f" (held by {holder})" if holder else "") + "; waiting for it to finish…")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_db(airflow_home: Path) -> float:
-    """Migrate the metadata DB once per home and Airflow version (≈4 s); later runs skip it."""
+    """Migrate the metadata DB once per home and Airflow version (≈4 s); later runs skip it.
+
+    Two `smflow run`s on a fresh home would both migrate at once and one would fail; a file lock makes the
+    second wait until the first has migrated, then skip it.
+    """
     import airflow
 
-    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
-    # The marker sits beside a SQLite file, so homes that share one DB (tests) migrate it once.
-    db_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else airflow_home / "db"
+    db_file = _db_file(airflow_home)
     marker = db_file.with_name(f"{db_file.name}.migrated-{airflow.__version__}")
     if marker.exists():
         return 0.0
-    from airflow.utils.db import initdb
+    with waiting_lock(db_file.with_name(f"{db_file.name}.smflow-migrate.lock"),
+                      f"another smflow run is creating the Airflow database {db_file}"):
+        if marker.exists():
+            return 0.0
+        from airflow.utils.db import initdb
 
-    started = time.perf_counter()
-    initdb()
-    marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
-    return time.perf_counter() - started
+        started = time.perf_counter()
+        initdb()
+        marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+        return time.perf_counter() - started
 
 
 def serialize(dag: Any) -> None:
@@ -95,7 +142,8 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return self.state == "success"
+        """Success with at least one task run: a run that ran nothing did not do what was asked."""
+        return self.state == "success" and bool(self.tasks)
 
 
 def summarise(dag_run: Any, seconds: float) -> RunSummary:
@@ -121,34 +169,59 @@ def summarise(dag_run: Any, seconds: float) -> RunSummary:
     return summary
 
 
+def check_logical_date(compiled: Any, logical_date: datetime | None, path: Path) -> None:
+    """A run before the DAG's start date would run no task and still report success: refuse it."""
+    start = (compiled.settings or {}).get("start_date")
+    if logical_date is None or not start:
+        return
+    start_date = datetime.fromisoformat(start)
+    if start_date.tzinfo is None:
+        start_date = start_date.replace(tzinfo=UTC)
+    if logical_date < start_date:
+        raise UsageError(f"--logical-date {logical_date.isoformat()} is before the start date of "
+                         f"{compiled.dag_id} ({start_date.isoformat()}, `airflow.start_date` in {path}), so "
+                         "Airflow would run no task; give a later date, or set an earlier airflow.start_date")
+
+
 def run_pipeline_dag(path: Path, kind: str = "train", executor: str = "local",
                      conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
                      verbose: bool = False) -> RunSummary:
     """Compile `path`, build the `<pipeline>__<kind>` DAG, serialize it and run it with `dag.test()`.
 
     Giving the `logical_date` of an earlier run re-runs that run (same run id, so the same job names): tasks
-    find the jobs their earlier tries started, as a retried task would.
+    find the jobs their earlier tries started, as a retried task would. Two runs of the same DAG and date at
+    once would collide in Airflow's DB, so the second waits for the first (a lock in the smflow home).
     """
     airflow_home = prepare_airflow_env(verbose=verbose)
     os.environ["SMFLOW_EXECUTOR"] = executor
     from smflow.compile.graph import compile_pipeline
     from smflow.spec import load_pipeline
 
-    compiled = compile_pipeline(load_pipeline(path)).dag(kind)
+    pipeline = compile_pipeline(load_pipeline(path))
+    try:
+        compiled = pipeline.dag(kind)
+    except KeyError as e:
+        raise UserError(f"{path}: {e.args[0]}") from None
+    check_logical_date(compiled, logical_date, path)
     ensure_db(airflow_home)
     from smflow.dags.factory import build_dag
 
     dag = build_dag(compiled, fileloc=str(path), executor=executor)
-    serialize(dag)
-    started = time.perf_counter()
-    # run_after = logical_date makes the run id `manual__<date>`, so the same date names the same run again.
-    dag_run = (dag.test(run_conf=conf, logical_date=logical_date, run_after=logical_date) if logical_date
-               else dag.test(run_conf=conf))
-    return summarise(dag_run, time.perf_counter() - started)
+    run_name = logical_date.strftime("%Y-%m-%dT%H-%M-%S") if logical_date else "now"
+    lock = airflow_home / "locks" / f"{compiled.dag_id}.{run_name}.lock"
+    what = f"run {logical_date.isoformat()}" if logical_date else "a run"
+    with waiting_lock(lock, f"another smflow run of {compiled.dag_id} ({what}) is in progress on this SMFLOW_HOME"):
+        serialize(dag)
+        started = time.perf_counter()
+        # run_after = logical_date makes the run id `manual__<date>`, so the same date names the same run again.
+        dag_run = (dag.test(run_conf=conf, logical_date=logical_date, run_after=logical_date) if logical_date
+                   else dag.test(run_conf=conf))
+        return summarise(dag_run, time.perf_counter() - started)
 
 
 def format_summary(summary: RunSummary) -> str:
-    lines = [f"{summary.dag_id}  run {summary.run_id}: {summary.state.upper()} in {summary.seconds:.1f}s", ""]
+    state = summary.state.upper() if summary.tasks else f"{summary.state.upper()} BUT NO TASK RAN"
+    lines = [f"{summary.dag_id}  run {summary.run_id}: {state} in {summary.seconds:.1f}s", ""]
     width = max((len(t.task_id) for t in summary.tasks), default=10)
     for task in summary.tasks:
         seconds = f"{task.seconds:6.1f}s" if task.seconds is not None else "      -"

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from botocore.exceptions import ClientError
 
 from smflow import settings
+from smflow.errors import UserError
 from smflow.executors.base import not_found_error
 from smflow.service_model import request_problems
 
@@ -90,6 +91,13 @@ def _as_datetime(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"  # https://www.sqlite.org/fileformat.html#the_database_header
+
+
+class RegistryDamagedError(UserError):
+    """registry.sqlite exists but SQLite cannot read it."""
+
+
 class ModelRegistry:
     """Model package groups and their versions; `call` speaks the SageMaker API, the rest is for the CLI."""
 
@@ -103,9 +111,41 @@ class ModelRegistry:
         self.region = settings.region()
         self.account = settings.DEFAULT_ACCOUNT
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+        self._check_readable()
+        try:
+            with self._connect() as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise self._damaged(e) from None
+
+    def _check_readable(self) -> None:
+        """Refuse a registry file SQLite cannot read (truncated, overwritten) before anything writes to it, so
+        a damaged registry is never changed further. An empty file holds nothing yet and is a new registry."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with self.path.open("rb") as f:
+            header = f.read(len(_SQLITE_HEADER))
+        if header != _SQLITE_HEADER:
+            raise self._damaged("the file does not start with the SQLite header")
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+            try:
+                result = conn.execute("PRAGMA quick_check").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as e:
+            if "locked" in str(e):
+                return  # a writer holds it: the file is fine, and the writer's transaction will end
+            raise self._damaged(e) from None
+        if not result or result[0] != "ok":
+            raise self._damaged(result[0] if result else "quick_check found problems")
+
+    def _damaged(self, cause: object) -> RegistryDamagedError:
+        return RegistryDamagedError(
+            f"the model registry {self.path} is damaged ({cause}); nothing was written to it. Restore it from a "
+            f"backup, or move it aside (mv {self.path} {self.path}.damaged) to start an empty registry — the "
+            "versions it held are then no longer known to smflow")
 
     # ---- plumbing -------------------------------------------------------------------------------
 

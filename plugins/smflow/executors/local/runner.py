@@ -12,6 +12,7 @@ modules are imported only for the kind being run.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -293,6 +294,13 @@ def execute(job: JobDir, store: LocalStore) -> None:
         finish(run, "Failed", e.reason, e.fields)
     except (InvalidUriError, sandboxes.SandboxError) as e:  # a URI or path that would leave the store or /opt/ml
         finish(run, "Failed", f"ClientError: {e}", {})
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            run.say("local runner crashed:\n" + traceback.format_exc())
+            finish(run, "Failed", f"InternalServerError: local job runner crashed: {type(e).__name__}: {e}", {})
+        else:  # writes are atomic: the store holds no half object, so freeing space and retrying is enough
+            finish(run, "Failed", f"InternalServerError: no space left on device writing {e.filename or 'a file'}; "
+                                  "free disk space and run the job again", {})
     except Exception as e:  # noqa: BLE001 - a bug here must still end the job, with the traceback in its log
         run.say("local runner crashed:\n" + traceback.format_exc())
         finish(run, "Failed", f"InternalServerError: local job runner crashed: {type(e).__name__}: {e}", {})
