@@ -124,4 +124,5 @@ class SmflowOperator(BaseOperator):
                **extra: Any) -> dict[str, Any]:
         """The XCom every smflow task pushes: small, JSON-safe, the same shape for every kind."""
         merged = {**self.outputs, **(outputs or {}), "job_name": name}
-        return {"job_name": name, "status": status, "outputs": merged, **extra}
+        return {"job_name": name, "status": status, "outputs": merged,
+                "executor": self.executor or executor_name(), **extra}

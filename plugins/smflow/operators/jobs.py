@@ -81,7 +81,7 @@ class JobOperator(SmflowOperator):
             self.log.info("reusing %s %s: it completed at %s with the same request (same fingerprint); its log is "
                           "not replayed. Trigger with fresh_jobs (or fresh_tasks) to run it again.",
                           self.operation.removeprefix("Create"), name, description.get(kind.end_time_key, "?"))
-            return self.summarise(name, description, executor.name, reused=True)
+            return self.summarise(name, description, reused=True)
         else:
             log_offset = executor.read_log(self.operation, name, 0)[1]
             self.log.info("attaching to %s %s started by an earlier try (%s); following its log from here",
@@ -99,7 +99,7 @@ class JobOperator(SmflowOperator):
             raise AirflowException(str(e)) from e
         finally:
             self._running = None
-        return self.summarise(name, description, executor.name, reused=False)
+        return self.summarise(name, description, reused=False)
 
     _running: tuple[Executor, str] | None = None
 
@@ -121,9 +121,9 @@ class JobOperator(SmflowOperator):
         except Exception as e:  # noqa: BLE001 - a kill must never raise; say why the job may still run
             self.log.error("task killed but %s %s failed: %s; stop the job by hand", self.kind.stop, name, e)
 
-    def summarise(self, name: str, description: dict[str, Any], executor: str, *, reused: bool) -> dict[str, Any]:
+    def summarise(self, name: str, description: dict[str, Any], *, reused: bool) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
-        extra: dict[str, Any] = {"executor": executor, "reused": reused}
+        extra: dict[str, Any] = {"reused": reused}
         artifacts = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
         if artifacts:
             outputs["model"] = artifacts
