@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from smflow.s3_names import bucket_name_problem
+
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=64)]
 Scalar = str | int | float | bool
@@ -69,6 +71,14 @@ class Defaults(StrictModel):
     image: ImageSpec = ImageSpec(framework="sklearn", version="1.2-1")
     tags: dict[str, str] = {}
     environment: dict[str, str] = {}
+
+    @field_validator("bucket")
+    @classmethod
+    def _s3_bucket_name(cls, value: str) -> str:
+        problem = bucket_name_problem(value)
+        if problem:
+            raise ValueError(f"{problem}; name a bucket by S3's naming rules")
+        return value
 
 
 class StepBase(StrictModel):

@@ -10,6 +10,7 @@ import graphlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from smflow.s3_names import bucket_name_problem, key_problem
 from smflow.spec.errors import Path_, SpecError, SpecIssue
 from smflow.spec.load import SourceMap
 from smflow.spec.model import (
@@ -85,6 +86,17 @@ class PipelineDocument:
     inputs: dict[tuple[str, str], ResolvedInput] = field(default_factory=dict)  # (task_id, input name) →
     source: SourceMap | None = None
     sources: list[Path] = field(default_factory=list)
+
+
+def s3_uri_problem(uri: str) -> str | None:
+    """Why an `s3://bucket/key` URI named in a spec can be neither an S3 object nor a local-store one."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        return "no bucket name; write s3://bucket/key"
+    problem = bucket_name_problem(bucket)
+    if problem:
+        return f"{problem}; name a bucket by S3's naming rules"
+    return key_problem(key)
 
 
 def is_reference(value: str) -> bool:
@@ -165,6 +177,10 @@ class _Resolver:
     def resolve_source(self, node: StepNode, value: str, path: Path_) -> OutputRef | str | None:
         if not is_reference(value):
             if value.startswith("s3://"):
+                problem = s3_uri_problem(value)
+                if problem:
+                    self.error(path, f"{value!r}: {problem}")
+                    return None
                 return value
             if "://" in value:
                 self.error(path, f"'{value}': only s3:// URIs, local paths or step references are supported")
@@ -329,6 +345,8 @@ class _Resolver:
                     self.error(("schedule", "train", "assets", index),
                                f"'{uri}' is not an asset URI; write scheme://location, e.g. s3://bucket/data/ or "
                                "smflow://pipeline/retrain")
+                elif scheme == "s3" and s3_uri_problem(uri):
+                    self.error(("schedule", "train", "assets", index), f"{uri!r}: {s3_uri_problem(uri)}")
         if isinstance(value, str) and value not in AIRFLOW_PRESETS:
             from croniter import croniter
 

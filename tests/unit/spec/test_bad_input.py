@@ -219,3 +219,33 @@ def test_missing_file_and_directory(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert out == [f"{tmp_path / 'nope.yaml'}:1:1: <file>: no such file; check the path",
                    f"{tmp_path / 'dir.yaml'}:1:1: <file>: no pipeline spec found here (pipeline.yaml, "
                    "*.pipeline.yaml or */conf/conf.yaml)"]
+
+
+# ---- bucket names (S3's naming rules, as the local store applies them) ----------------------------------
+
+def test_bucket_names_are_checked_where_a_spec_names_them(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(demo, "${SMFLOW_BUCKET:-smflow-demo}", "${SMFLOW_BUCKET:-..}")
+    edit(demo, "raw: ./data/diabetes.csv", "raw: s3://My_Bucket/raw/diabetes.csv")
+    edit(demo, "{name: predict, type: transform, model: model, input: preprocess.test_features}",
+         "{name: predict, type: transform, model: model, input: 's3://ok-bucket/a/../b'}")
+    bucket = line_col(demo, "${SMFLOW_BUCKET")
+    raw = line_col(demo, "s3://My_Bucket")
+    predict = line_col(demo, "'s3://ok-bucket")
+    assert validate(capsys, demo) == [
+        f"{demo}:{bucket[0]}:{bucket[1]}: defaults.bucket: bucket name '..' must be 3 to 63 characters long (it has "
+        "2); name a bucket by S3's naming rules (got '..')",
+        f"{demo}:{raw[0]}:{raw[1]}: models.regressor.steps[0].inputs.raw: 's3://My_Bucket/raw/diabetes.csv': bucket "
+        "name 'My_Bucket' may only contain lowercase letters, digits, dots (.) and hyphens (-); name a bucket by "
+        "S3's naming rules",
+        f"{demo}:{predict[0]}:{predict[1]}: models.regressor.steps[3].input: 's3://ok-bucket/a/../b': '.' and '..' "
+        "are not allowed in keys (as folders they would name another object)"]
+
+
+def test_seed_bucket_names_are_checked(lgbm: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    edit(lgbm, "fileName: s3://SMP_S3BUCKETNAME/lightGBM/train", "fileName: s3://a/lightGBM/train")
+    line, _ = line_col(lgbm, "- sourceName: online_shoppers_intention_train")
+    out = validate(capsys, lgbm)
+    assert any(o.startswith(f"{lgbm}:{line}:") and "bucket name 'a' must be 3 to 63 characters long" in o for o in out)
+    monkeypatch.setenv("SMP_S3BUCKETNAME", "UPPER")
+    assert any("bucket name 'UPPER' may only contain lowercase letters" in o for o in validate(capsys, lgbm))
