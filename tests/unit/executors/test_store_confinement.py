@@ -5,6 +5,7 @@ And a temp file a killed writer left behind (`*.smflow-part`) is never an object
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -265,3 +266,57 @@ def test_job_start_removes_part_files_under_its_outputs(tmp_path: Path) -> None:
         time.sleep(0.1)
     described = api.call("DescribeTrainingJob", {"TrainingJobName": "job-1"})
     assert described["TrainingJobStatus"] == "Failed" and "no S3 objects found" in described["FailureReason"]
+
+
+# ---- a job's own staging and uploads ---------------------------------------------------------------------
+
+def test_a_job_that_links_its_output_out_of_opt_ml_uploads_nothing(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from smflow.executors.local.executor import LocalExecutor
+    from tests.unit.executors.test_local_processing import request, run_to_end, s3_output
+
+    monkeypatch.setenv("SMFLOW_SANDBOX", "paths")  # the script sees the host path of its /opt/ml
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.txt").write_text("do not read")
+    executor = LocalExecutor(home=tmp_path / "home")
+    script = ("import os, sys; out = sys.argv[1]; os.rmdir(out); os.symlink(sys.argv[2], out)")
+    req = request("link-out", ["python3", "-c", script, "/opt/ml/processing/output/result", str(secret)],
+                  outputs=[s3_output("result", "s3://ml-bucket/out/result", "/opt/ml/processing/output/result")])
+    described = run_to_end(executor, req)
+    assert described["ProcessingJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("ClientError: '/opt/ml/processing/output/result' leads outside "
+                                                 "the job's /opt/ml (through a symbolic link)")
+    assert executor.store.list("s3://ml-bucket/") == []
+
+
+def test_a_manifest_cannot_stage_outside_the_channel(tmp_path: Path) -> None:
+    from smflow.executors.local.executor import LocalExecutor
+    from tests.unit.executors.test_local_processing import request, run_to_end, s3_input
+
+    executor = LocalExecutor(home=tmp_path / "home")
+    executor.write_bytes("s3://ml-bucket/data/a.csv", b"a\n")
+    executor.write_bytes("s3://ml-bucket/manifest.json",
+                         json.dumps([{"prefix": "s3://ml-bucket/data/"}, "a.csv", "../../../../escaped.csv"]).encode())
+    req = request("manifest-out", ["python3", "-c", "pass"], inputs=[
+        s3_input("m", "s3://ml-bucket/manifest.json", "/opt/ml/processing/input/m", S3DataType="ManifestFile")])
+    described = run_to_end(executor, req)
+    assert described["ProcessingJobStatus"] == "Failed"
+    assert "manifest file s3://ml-bucket/manifest.json lists '../../../../escaped.csv': '.' and '..' are not " \
+           "allowed in keys" in described["FailureReason"]
+    assert not list(tmp_path.rglob("escaped.csv"))
+
+
+def test_a_request_with_a_bad_bucket_is_refused_before_any_job(tmp_path: Path) -> None:
+    from botocore.exceptions import ClientError
+
+    from smflow.executors.local.executor import LocalExecutor
+    from tests.unit.executors.test_local_processing import request, s3_output
+
+    executor = LocalExecutor(home=tmp_path / "home")
+    req = request("bad-bucket", ["python3", "-c", "pass"],
+                  outputs=[s3_output("o", "s3://../out", "/opt/ml/processing/output/o")])
+    with pytest.raises(ClientError, match=r"ProcessingOutputConfig.Outputs\[0\].S3Output.S3Uri: InvalidBucketName: "
+                                          r"'s3://../out': bucket name '..' must be 3 to 63 characters long"):
+        executor.call("CreateProcessingJob", req)
+    assert executor.job_dir("CreateProcessingJob", "bad-bucket") is None
