@@ -26,7 +26,12 @@ _HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
 
 
 def _owner_tag() -> str:
-    return f"{_HOST}-{os.getpid()}"
+    return f"{_HOST[:40]}-{os.getpid()}"
+
+
+def _target_prefix(name: str) -> str:
+    """`.<target>.`, the target cut so the whole temp name stays within a file name's 255 bytes."""
+    return f".{name.encode()[:120].decode(errors='ignore')}."
 
 
 @contextmanager
@@ -38,7 +43,7 @@ def replacing(path: Path, *, suffix: str = ".tmp", sweep: bool = True) -> Iterat
     path.parent.mkdir(parents=True, exist_ok=True)
     if sweep:
         remove_stale(path.parent, suffix, target=path.name)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_owner_tag()}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_target_prefix(path.name)}{_owner_tag()}.", suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -71,7 +76,7 @@ def is_stale(file: Path, suffix: str) -> bool:
     parts = name[: -len(suffix)].rsplit(".", 2)
     owner = parts[-2] if len(parts) == 3 else ""
     host, _, pid = owner.rpartition("-")
-    if host == _HOST and pid.isdigit():
+    if host == _HOST[:40] and pid.isdigit():
         return int(pid) != os.getpid() and not _pid_alive(int(pid))
     try:  # another host's writer, or a temp file named before owners were recorded: judge by age
         return time.time() - file.stat().st_mtime > FOREIGN_STALE_SECONDS
@@ -82,7 +87,7 @@ def is_stale(file: Path, suffix: str) -> bool:
 def remove_stale(directory: Path, suffix: str, *, target: str | None = None) -> list[Path]:
     """Delete abandoned temp files in `directory` (only those of `target` when given); return what went."""
     removed: list[Path] = []
-    prefix = f".{target}." if target is not None else "."
+    prefix = _target_prefix(target) if target is not None else "."
     try:
         names = os.listdir(directory)
     except OSError as e:

@@ -320,3 +320,9 @@ def test_a_request_with_a_bad_bucket_is_refused_before_any_job(tmp_path: Path) -
                                           r"'s3://../out': bucket name '..' must be 3 to 63 characters long"):
         executor.call("CreateProcessingJob", req)
     assert executor.job_dir("CreateProcessingJob", "bad-bucket") is None
+
+
+def test_an_object_name_of_255_bytes_can_still_be_written(store: LocalStore) -> None:
+    uri = "s3://bucket/" + "k" * 255  # the temp file beside it must fit in a file name too
+    store.write_bytes(uri, b"x")
+    assert store.list("s3://bucket/") == [uri] and store.read_bytes(uri) == b"x"
