@@ -104,6 +104,19 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from smflow import settings
+
+    rows = [{"setting": s.name, "env": s.env, "value": settings.get(s.name), "from": settings.source(s.name),
+             "description": s.description} for s in settings.SETTINGS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['env']:<28} {row['value'] or '(unset)':<24} {row['from']:<22} {row['description']}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from smflow.spec.schema import pipeline_json_schema
 
@@ -258,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--pretty", action="store_true", help="indent the JSON")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("settings", parents=[common], help="every smflow setting, its value in force and its source")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_settings)
 
     p = sub.add_parser("schema", parents=[common], help="JSON Schema of the native pipeline spec (for editors)")
     p.set_defaults(func=cmd_schema)

@@ -1,14 +1,90 @@
-"""Where smflow keeps its durable state; one place so every room agrees on the paths."""
+"""Every smflow knob, in one table: environment → `[smflow]` in airflow.cfg → default.
+
+Lookup order for a setting `name`: the environment variable `SMFLOW_<NAME>`; Airflow's own convention
+`AIRFLOW__SMFLOW__<NAME>`; the `[smflow]` section of `$AIRFLOW_HOME/airflow.cfg` (read with configparser,
+so the local SageMaker and the job runners never import Airflow); then the default. The README's settings
+table is generated from `SETTINGS` (`smflow settings` prints it with the values in force).
+"""
 
 from __future__ import annotations
 
+import configparser
 import os
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    description: str
+
+    @property
+    def env(self) -> str:
+        return f"SMFLOW_{self.name.upper()}"
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    Setting("home", "", "durable state: object store, job records, registry, Airflow SQLite DB, caches "
+                        "(default `.smflow/` in the working directory)"),
+    Setting("store_root", "", "root of the local object store standing in for S3 (default `<home>/store`)"),
+    Setting("executor", "local", "where jobs run: `local` (the embedded SageMaker) or `sagemaker` (AWS)"),
+    Setting("pipelines_dir", "", "folder of pipeline specs the dags/ loaders read "
+                                 "(default `include/pipelines` beside the dags folder)"),
+    Setting("aws_conn_id", "aws_default", "Airflow connection the sagemaker executor uses"),
+    Setting("sandbox", "", "local job isolation: `bwrap`, `unshare` or `paths` (default: the best that works)"),
+    Setting("stop_grace_seconds", "30", "seconds a stopped local job gets between SIGTERM and SIGKILL "
+                                        "(SageMaker gives 120)"),
+)}
+
+
+@lru_cache(maxsize=4)
+def _airflow_cfg(path: str, mtime: float) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError, OSError):
+        return {}  # a broken airflow.cfg is Airflow's own error to report; smflow falls back to defaults
+    return dict(parser.items("smflow")) if parser.has_section("smflow") else {}
+
+
+def _cfg_value(name: str) -> str | None:
+    airflow_home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    path = Path(airflow_home) / "airflow.cfg"
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    return _airflow_cfg(str(path), mtime).get(name)
+
+
+def get(name: str) -> str:
+    """The value in force for one setting (see the module docstring for the order)."""
+    setting = SETTINGS[name]
+    for value in (os.environ.get(setting.env), os.environ.get(f"AIRFLOW__SMFLOW__{name.upper()}"),
+                  _cfg_value(name)):
+        if value:
+            return value
+    return setting.default
+
+
+def source(name: str) -> str:
+    """Where the value in force comes from, for `smflow settings`."""
+    setting = SETTINGS[name]
+    if os.environ.get(setting.env):
+        return setting.env
+    if os.environ.get(f"AIRFLOW__SMFLOW__{name.upper()}"):
+        return f"AIRFLOW__SMFLOW__{name.upper()}"
+    if _cfg_value(name):
+        return "airflow.cfg [smflow]"
+    return "default"
 
 
 def smflow_home() -> Path:
     """`$SMFLOW_HOME`, else `.smflow/` in the working directory (git-ignored)."""
-    return Path(os.environ.get("SMFLOW_HOME") or Path.cwd() / ".smflow").resolve()
+    return Path(get("home") or Path.cwd() / ".smflow").resolve()
 
 
 def checked_home(*, create: bool) -> Path:
@@ -16,7 +92,7 @@ def checked_home(*, create: bool) -> Path:
     from smflow.errors import UserError
 
     home = smflow_home()
-    where = "SMFLOW_HOME" if os.environ.get("SMFLOW_HOME") else "the smflow home (.smflow/ here; set SMFLOW_HOME)"
+    where = "SMFLOW_HOME" if get("home") else "the smflow home (.smflow/ here; set SMFLOW_HOME)"
     if home.exists() and not home.is_dir():
         raise UserError(f"{where} is {home}, which is a file, not a directory; point SMFLOW_HOME at a directory "
                         "(it is created when missing) or move the file away")
@@ -37,7 +113,7 @@ def checked_home(*, create: bool) -> Path:
 
 def store_root() -> Path:
     """Root of the on-disk object store that stands in for S3 (`$SMFLOW_STORE_ROOT` overrides)."""
-    override = os.environ.get("SMFLOW_STORE_ROOT")
+    override = get("store_root")
     return Path(override).resolve() if override else smflow_home() / "store"
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from airflow.sdk import DAG
 
 import smflow
+from smflow import settings
 from smflow.atomic_files import write_text_atomic
 from smflow.compile.graph import FORMAT_VERSION, CompiledPipeline, compile_pipeline
 from smflow.settings import smflow_home
@@ -194,7 +195,7 @@ def pipelines_root(loader_file: str | None = None) -> Path:
 
     The dags folder is the loader file's own folder, so this holds however smflow itself was installed.
     """
-    override = os.environ.get("SMFLOW_PIPELINES_DIR")
+    override = settings.get("pipelines_dir")
     if override:
         return Path(override)
     if loader_file:

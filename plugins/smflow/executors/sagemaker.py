@@ -8,7 +8,6 @@ smflow's deterministic ones, and `wait_for_job` treats Stopped as failure, which
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 from collections.abc import Mapping
 from functools import cached_property
@@ -17,6 +16,7 @@ from typing import Any
 
 from botocore import xform_name
 
+from smflow import settings
 from smflow.executors.base import Executor
 from smflow.executors.tarball import pack_tarball
 
@@ -32,7 +32,7 @@ class SageMakerExecutor(Executor):
     name = "sagemaker"
 
     def __init__(self, aws_conn_id: str | None = None, region_name: str | None = None):
-        self.aws_conn_id = aws_conn_id or os.environ.get("SMFLOW_AWS_CONN_ID", "aws_default")
+        self.aws_conn_id = aws_conn_id or settings.get("aws_conn_id")
         self.region_name = region_name
 
     @cached_property

@@ -7,7 +7,6 @@ run, handed to an executor, and summarised into a JSON-safe XCom that downstream
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,15 +24,9 @@ if TYPE_CHECKING:
 
 def executor_name() -> str:
     """`$SMFLOW_EXECUTOR`, else `[smflow] executor` in airflow.cfg, else `local` (the embedded default)."""
-    name = os.environ.get("SMFLOW_EXECUTOR")
-    if not name:
-        try:
-            from airflow.configuration import conf
+    from smflow import settings
 
-            name = conf.get("smflow", "executor", fallback="local")
-        except Exception:  # noqa: BLE001 - outside a configured Airflow the default applies
-            name = "local"
-    return name or "local"
+    return settings.get("executor")
 
 
 class SmflowOperator(BaseOperator):

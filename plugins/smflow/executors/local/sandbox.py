@@ -41,9 +41,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
+from smflow import settings
+
 CONTAINER_ROOT = "/opt/ml"
 MODES = ("bwrap", "unshare", "paths")
-DEFAULT_GRACE_SECONDS = 30.0
 STDERR_TAIL_LINES = 20
 _PR_SET_PDEATHSIG = 1
 
@@ -53,9 +54,7 @@ class SandboxError(RuntimeError):
 
 
 def grace_seconds() -> float:
-    raw = os.environ.get("SMFLOW_STOP_GRACE_SECONDS")
-    if not raw:
-        return DEFAULT_GRACE_SECONDS
+    raw = settings.get("stop_grace_seconds")
     try:
         return max(0.0, float(raw))
     except ValueError as e:
@@ -64,7 +63,7 @@ def grace_seconds() -> float:
 
 def choose_mode() -> str:
     """`$SMFLOW_SANDBOX` if set, else the best mode that actually works on this machine."""
-    forced = os.environ.get("SMFLOW_SANDBOX")
+    forced = settings.get("sandbox")
     if forced:
         if forced not in MODES:
             raise SandboxError(f"SMFLOW_SANDBOX={forced!r} is not a sandbox mode; use one of {', '.join(MODES)}")
