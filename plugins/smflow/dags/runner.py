@@ -1,7 +1,8 @@
 """Run one pipeline DAG through Airflow in this process (`dag.test()`) on a SQLite DB under the smflow home.
 
 The DAG is built from a YAML path given on the command line, i.e. outside any dags folder, so it must be
-serialized into a bundle of our own before `dag.test()` (Airflow 3.1+: `dag.test()` needs a serialized DAG; the same recipe as astronomer-cosmos `tests/utils.py`).
+serialized into a bundle of our own before `dag.test()` (Airflow 3.1+ creates runs only for serialized DAGs;
+astronomer-cosmos' `tests/utils.py` does the same).
 """
 
 from __future__ import annotations
