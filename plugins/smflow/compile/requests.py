@@ -8,10 +8,12 @@ at run time. Everything else is final here, and `smflow compile --json` shows it
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from smflow.compile.images import ImageResolutionError, resolve_image
+from smflow.compile.kinds import PreCall, StepKind, Upload
 from smflow.compile.naming import bounded_name, slug
 from smflow.spec.errors import Path_, SpecError
 from smflow.spec.model import (
@@ -38,12 +40,12 @@ class CompiledTask:
     """One Airflow task as plain data: what to call, with which request, and what it hands downstream."""
 
     task_id: str
-    kind: str
+    kind: StepKind
     operation: str | None
     request: dict[str, Any]
     outputs: dict[str, str] = field(default_factory=dict)
-    uploads: list[dict[str, Any]] = field(default_factory=list)
-    pre: list[dict[str, Any]] = field(default_factory=list)
+    uploads: list[Upload] = field(default_factory=list)
+    pre: list[PreCall] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     retries: int | None = None  # None: the pipeline's `airflow.retries`
 
@@ -127,7 +129,7 @@ class RequestCompiler:
         tags = {"smflow:pipeline": self.spec.pipeline, "smflow:task": node.task_id, **self.defaults.tags}
         return [{"Key": k, "Value": v} for k, v in tags.items()]
 
-    def input_uri(self, node: StepNode, name: str, uploads: list[dict[str, Any]]) -> str:
+    def input_uri(self, node: StepNode, name: str, uploads: list[Upload]) -> str:
         resolved: ResolvedInput = self.doc.inputs[(node.task_id, name)]
         source = resolved.source
         if isinstance(source, OutputRef):
@@ -144,7 +146,7 @@ class RequestCompiler:
             uri = source
         return f"{uri.rstrip('/')}/{resolved.prefix}" if resolved.prefix else uri
 
-    def source_tarball(self, node: StepNode, uploads: list[dict[str, Any]]) -> str:
+    def source_tarball(self, node: StepNode, uploads: list[Upload]) -> str:
         uri = f"{self.run_prefix(node)}/source/sourcedir.tar.gz"
         uploads.append({"source": str(node.source_dir), "uri": uri, "tar": True})
         return uri
@@ -154,7 +156,7 @@ class RequestCompiler:
     def processing(self, node: StepNode) -> CompiledTask:
         step = node.step
         assert isinstance(step, ProcessingStep | EvaluationStep)
-        uploads: list[dict[str, Any]] = []
+        uploads: list[Upload] = []
         code_uri = f"{self.run_prefix(node)}/code/"
         uploads.append({"source": str(node.source_dir), "uri": code_uri, "tar": False})
         inputs = [_processing_input("code", code_uri, CODE_DIR)]
@@ -192,7 +194,7 @@ class RequestCompiler:
         outputs = dict(output_uris)
         if isinstance(step, EvaluationStep):
             outputs["report"] = f"{output_uris['evaluation']}{step.report}"
-        kind = "evaluation" if isinstance(step, EvaluationStep) else "processing"
+        kind: StepKind = "evaluation" if isinstance(step, EvaluationStep) else "processing"
         return CompiledTask(node.task_id, kind, "CreateProcessingJob", request, outputs, uploads,
                             retries=step.retries)
 
@@ -201,7 +203,7 @@ class RequestCompiler:
     def training(self, node: StepNode) -> CompiledTask:
         step = node.step
         assert isinstance(step, TrainingStep)
-        uploads: list[dict[str, Any]] = []
+        uploads: list[Upload] = []
         hyperparameters = {k: json.dumps(v) for k, v in step.hyperparameters.items()}  # as SDK estimators do
         hyperparameters.update({
             "sagemaker_program": json.dumps(step.entry_point),
@@ -246,7 +248,7 @@ class RequestCompiler:
     # ---- models, transform, registry, endpoints -----------------------------------------------------
 
     def serving_container(self, node: StepNode, training_task: str, entry_point: str | None,
-                          uploads: list[dict[str, Any]]) -> dict[str, Any]:
+                          uploads: list[Upload]) -> dict[str, Any]:
         """Image + model artifact + the framework containers' SAGEMAKER_PROGRAM/SUBMIT_DIRECTORY contract."""
         code = {"SAGEMAKER_PROGRAM": entry_point,
                 "SAGEMAKER_SUBMIT_DIRECTORY": self.source_tarball(node, uploads)} if entry_point else {}
@@ -271,7 +273,7 @@ class RequestCompiler:
     def create_model(self, node: StepNode) -> CompiledTask:
         step = node.step
         assert isinstance(step, CreateModelStep)
-        uploads: list[dict[str, Any]] = []
+        uploads: list[Upload] = []
         request = {
             "ModelName": JOB_NAME,
             "PrimaryContainer": self.serving_container(node, self.upstream_task(node, step.model), step.entry_point,
@@ -285,7 +287,7 @@ class RequestCompiler:
     def transform(self, node: StepNode) -> CompiledTask:
         step = node.step
         assert isinstance(step, TransformStep)
-        uploads: list[dict[str, Any]] = []
+        uploads: list[Upload] = []
         output_path = f"{self.run_prefix(node)}/{JOB_NAME}/output/"
         model_task = self.upstream_task(node, step.model)
         request: dict[str, Any] = {
@@ -328,7 +330,7 @@ class RequestCompiler:
     def register(self, node: StepNode) -> CompiledTask:
         step = node.step
         assert isinstance(step, RegisterStep)
-        uploads: list[dict[str, Any]] = []
+        uploads: list[Upload] = []
         group = self.group_name(node, step.group)
         training_task = self.upstream_task(node, step.model)
         request: dict[str, Any] = {
@@ -352,7 +354,7 @@ class RequestCompiler:
             request["ModelMetrics"] = {"ModelQuality": {"Statistics": {
                 "ContentType": "application/json",
                 "S3Uri": f"{{{{ smflow.output('{report_task}', 'report') }}}}"}}}
-        pre = [{"operation": "CreateModelPackageGroup", "if_missing": True, "request": {
+        pre: list[PreCall] = [{"operation": "CreateModelPackageGroup", "if_missing": True, "request": {
             "ModelPackageGroupName": group,
             "ModelPackageGroupDescription": f"smflow pipeline {self.spec.pipeline}, model {node.unit}"}}]
         return CompiledTask(node.task_id, "register", "CreateModelPackage", request,
@@ -394,7 +396,8 @@ class RequestCompiler:
         return CompiledTask(node.task_id, "condition", None, {}, {}, params=params)
 
     def compile(self, node: StepNode) -> CompiledTask:
-        builders = {
+        """One builder per step kind: adding a kind is a spec model, a builder here and an operator."""
+        builders: dict[StepKind, Callable[[StepNode], CompiledTask]] = {
             "processing": self.processing, "evaluation": self.processing, "training": self.training,
             "create_model": self.create_model, "transform": self.transform, "register": self.register,
             "deploy": self.deploy, "condition": self.condition,

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, TaskGroup
 
 from smflow.compile.graph import CompiledDag
+from smflow.compile.kinds import StepKind
 from smflow.dags.schedules import to_airflow_schedule
 from smflow.operators.base import SmflowOperator
 from smflow.operators.condition import ModelGateOperator
@@ -21,7 +22,7 @@ from smflow.operators.jobs import (
 from smflow.operators.model import CreateModelOperator
 from smflow.operators.registry import ModelRegistrationOperator
 
-OPERATORS: dict[str, type[SmflowOperator]] = {
+OPERATORS: dict[StepKind, type[SmflowOperator]] = {
     "processing": ProcessingJobOperator,
     "evaluation": EvaluationJobOperator,
     "training": TrainingJobOperator,

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from smflow.compile.fingerprint import request_fingerprint
+from smflow.compile.kinds import PreCall, Upload
 from smflow.compile.render import RunTemplateContext
+from smflow.operators.result import TaskResult, output_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,8 +44,8 @@ class SmflowOperator(BaseOperator):
         operation: str | None,
         request: dict[str, Any],
         outputs: dict[str, str] | None = None,
-        uploads: list[dict[str, Any]] | None = None,
-        pre: list[dict[str, Any]] | None = None,
+        uploads: list[Upload] | None = None,
+        pre: list[PreCall] | None = None,
         params_: dict[str, Any] | None = None,
         executor: str | None = None,
         poll_seconds: float | None = None,
@@ -65,11 +67,7 @@ class SmflowOperator(BaseOperator):
         ti = context["ti"]
 
         def lookup(task_id: str, name: str) -> str:
-            value = ti.xcom_pull(task_ids=task_id)
-            if not isinstance(value, dict) or name not in value.get("outputs", {}):
-                raise LookupError(f"upstream task {task_id} published no output '{name}' in this run "
-                                  f"(got {value!r}); did it run and succeed?")
-            return str(value["outputs"][name])
+            return output_of(ti.xcom_pull(task_ids=task_id), task_id, name)
 
         return RunTemplateContext(self.dag_id, str(context["run_id"]), self.task_id, attempt, lookup,
                                   fingerprint=None)
@@ -114,8 +112,10 @@ class SmflowOperator(BaseOperator):
             self.log.info("uploaded %s → %s", source, upload["uri"])
 
     def result(self, name: str, status: str, outputs: dict[str, Any] | None = None,
-               **extra: Any) -> dict[str, Any]:
+               **extra: Any) -> TaskResult:
         """The XCom every smflow task pushes: small, JSON-safe, the same shape for every kind."""
         merged = {**self.outputs, **(outputs or {}), "job_name": name}
-        return {"job_name": name, "status": status, "outputs": merged,
-                "executor": self.executor or executor_name(), **extra}
+        result: TaskResult = {"job_name": name, "status": status, "outputs": merged,
+                              "executor": self.executor or executor_name()}
+        result.update(extra)  # type: ignore[typeddict-item]  # keys are TaskResult's NotRequired ones
+        return result

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from smflow.executors.base import Executor
+    from smflow.operators.result import TaskResult
 
 COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "lt": (operator.lt, "<"), "le": (operator.le, "<="), "gt": (operator.gt, ">"),
@@ -87,7 +88,7 @@ class ModelGateOperator(SmflowOperator):
 
     ui_color = "#fff3bf"
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> TaskResult:
         executor = self.get_executor()
         params = self.params_
         report_uri = params["report"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow.sdk.exceptions import AirflowException
 from botocore.exceptions import ClientError
@@ -14,13 +14,15 @@ from smflow.operators.base import SmflowOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from smflow.operators.result import TaskResult
+
 
 class DeployModelOperator(SmflowOperator):
     """A deploy step: a new endpoint config, then create the endpoint or update it to that config."""
 
     ui_color = "#ffc9c9"
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> TaskResult:
         executor = self.get_executor()
         for step in self.pre:
             try:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from smflow.executors.base import Executor, JobKind
+    from smflow.operators.result import TaskResult
 
 MAX_ATTEMPTS = 20
 
@@ -64,7 +65,7 @@ class JobOperator(SmflowOperator):
             self.outputs = replace_strings(self.outputs, {first: name})
         return name
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> TaskResult:
         assert self.operation is not None
         kind = self.kind
         executor = self.get_executor()
@@ -121,7 +122,7 @@ class JobOperator(SmflowOperator):
         except Exception as e:  # noqa: BLE001 - a kill must never raise; say why the job may still run
             self.log.error("task killed but %s %s failed: %s; stop the job by hand", self.kind.stop, name, e)
 
-    def summarise(self, name: str, description: dict[str, Any], *, reused: bool) -> dict[str, Any]:
+    def summarise(self, name: str, description: dict[str, Any], *, reused: bool) -> TaskResult:
         outputs: dict[str, Any] = {}
         extra: dict[str, Any] = {"reused": reused}
         artifacts = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")

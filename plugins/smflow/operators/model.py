@@ -3,7 +3,7 @@ with the same request (the model name carries the request's fingerprint)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -13,13 +13,15 @@ from smflow.operators.base import SmflowOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from smflow.operators.result import TaskResult
+
 
 class CreateModelOperator(SmflowOperator):
     """A create_model step: one CreateModel; an identical request made earlier in this run is reused."""
 
     ui_color = "#d8f5a2"
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> TaskResult:
         executor = self.get_executor()
         name = self.request["ModelName"]
         try:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from smflow.executors.base import Executor
+    from smflow.operators.result import TaskResult
 
 
 def ensure_group(executor: Executor, request: dict[str, Any]) -> None:
@@ -34,7 +35,7 @@ class ModelRegistrationOperator(SmflowOperator):
 
     ui_color = "#e5dbff"
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> TaskResult:
         executor = self.get_executor()
         for step in self.pre:
             if step["operation"] == "CreateModelPackageGroup":

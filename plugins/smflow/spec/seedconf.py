@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,9 +337,15 @@ class _Translator:
             self.origin[path] = step.at
             native.put("name", step.name, step.at / "step_name")
             native.put("type", STEP_CLASSES[step.cls], step.at / "step_class")
-            getattr(self, f"build_{STEP_CLASSES[step.cls]}")(step, native, steps)
+            self.builders()[step.cls](step, native, steps)
             unit["steps"].append(native.data)
         return unit
+
+    def builders(self) -> dict[str, Callable[[_Step, _Native, list[_Step]], None]]:
+        """The framework's step_class → the method that writes its native step (keys: STEP_CLASSES)."""
+        return {"Processing": self.build_processing, "Training": self.build_training,
+                "CreateModel": self.build_create_model, "Transform": self.build_transform,
+                "Metrics": self.build_evaluation, "RegisterModel": self.build_register}
 
     def model_at(self, model: str, section: str) -> _At:
         found = self.models[model].get(section)

@@ -97,3 +97,11 @@ def test_bad_airflow_settings_are_positioned_errors(pipelines: Path) -> None:
     lines = len(spec.read_text().splitlines())
     assert any(e.startswith(f"{spec}:{lines - 1}:") and "airflow.max_active_runs" in e for e in errors), errors
     assert any(e.startswith(f"{spec}:{lines}:") and "airflow.start_date" in e for e in errors), errors
+
+
+def test_every_step_kind_has_its_operator_and_a_seed_builder() -> None:
+    from smflow.compile.kinds import STEP_KINDS
+    from smflow.spec.seedconf import STEP_CLASSES
+
+    assert set(OPERATORS) == set(STEP_KINDS)
+    assert set(STEP_CLASSES.values()) <= set(STEP_KINDS)

@@ -1,0 +1,29 @@
+"""The seams between compile and the operators, typed: step kinds, uploads and pre-calls.
+
+Plain JSON-compatible shapes (TypedDicts), because compiled pipelines are cached as JSON and printed by
+`smflow compile --json`; the types make the contract visible to mypy on both sides of the seam.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict, get_args
+
+StepKind = Literal["processing", "evaluation", "training", "create_model", "transform", "register", "deploy",
+                   "condition"]
+STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
+
+
+class Upload(TypedDict):
+    """A local file or folder the operator copies to `uri` before the job starts (`tar`: as .tar.gz)."""
+
+    source: str
+    uri: str
+    tar: bool
+
+
+class PreCall(TypedDict):
+    """A SageMaker call a step makes before its main one (e.g. CreateModelPackageGroup, CreateEndpointConfig)."""
+
+    operation: str
+    request: dict[str, Any]
+    if_missing: NotRequired[bool]  # only when the resource does not exist yet (describe first)
