@@ -197,9 +197,31 @@ class _Builder:
         return value
 
 
-def load_yaml_text(text: str, file: str, env: Mapping[str, str] | None = None) -> LoadedYaml:
-    """Parse one YAML document safely (no Python tags); raise `SpecError` with every issue found."""
-    source = SourceMap(file)
+# libyaml (PyYAML's C parser) composes ~10× faster than the pure-Python one and keeps every node's line and
+# column. It is used for documents it can take safely; any document it rejects is parsed again by the pure-Python
+# loader, whose messages and positions the errors have always carried.
+_CLoader: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+# Every nesting level needs one of `[{-:?`; libyaml composes nested nodes by C recursion (no Python recursion
+# limit), so a document that *could* nest deeper than this goes to the pure-Python loader.
+C_MAX_INDICATORS = 5000
+
+
+def _c_node(text: str) -> tuple[yaml.SafeLoader, yaml.Node | None] | None:
+    """The document composed by libyaml, or None when the pure-Python loader must do it (or report on it)."""
+    if _CLoader is None or yaml.reader.Reader.NON_PRINTABLE.search(text):
+        return None
+    if sum(text.count(c) for c in "[{-:?") > C_MAX_INDICATORS:
+        return None
+    loader = _CLoader(text)
+    try:
+        return loader, loader.get_single_node()
+    except (yaml.YAMLError, RecursionError, UnicodeError):
+        loader.dispose()
+        return None
+
+
+def _python_node(text: str, file: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
+    """The document composed by the pure-Python loader; every failure becomes a positioned `SpecError`."""
     try:
         loader = yaml.SafeLoader(text)
     except yaml.reader.ReaderError as e:
@@ -209,21 +231,30 @@ def load_yaml_text(text: str, file: str, env: Mapping[str, str] | None = None) -
                                    f"control character {describe_char(e.character)} is not allowed in YAML; delete "
                                    "it (inside a double-quoted string write it as an escape like \\x7f)")]) from None
     try:
-        try:
-            node = loader.get_single_node()
-        except yaml.MarkedYAMLError as e:
-            mark = e.problem_mark or e.context_mark
-            if e.context_mark is not None and mark is not None and mark.index >= len(text):
-                mark = e.context_mark  # "unexpected end of stream": point where the open construct began
-            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            problem = f"{e.context + '; ' if e.context else ''}{e.problem or 'invalid YAML'}"
-            raise SpecError([SpecIssue(file, line, col, "<yaml>",
-                                       f"YAML syntax error: {problem}; fix the indentation or quoting here")]) from None
-        except yaml.YAMLError as e:
-            raise SpecError([SpecIssue(file, 1, 1, "<yaml>", f"YAML error: {e}")]) from None
-        except RecursionError:
-            raise SpecError([SpecIssue(file, 1, 1, "<yaml>", f"nesting deeper than Python can parse; a pipeline "
-                                                              f"spec needs at most {MAX_DEPTH} levels")]) from None
+        return loader, loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        loader.dispose()
+        mark = e.problem_mark or e.context_mark
+        if e.context_mark is not None and mark is not None and mark.index >= len(text):
+            mark = e.context_mark  # "unexpected end of stream": point where the open construct began
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = f"{e.context + '; ' if e.context else ''}{e.problem or 'invalid YAML'}"
+        raise SpecError([SpecIssue(file, line, col, "<yaml>",
+                                   f"YAML syntax error: {problem}; fix the indentation or quoting here")]) from None
+    except yaml.YAMLError as e:
+        loader.dispose()
+        raise SpecError([SpecIssue(file, 1, 1, "<yaml>", f"YAML error: {e}")]) from None
+    except RecursionError:
+        loader.dispose()
+        raise SpecError([SpecIssue(file, 1, 1, "<yaml>", f"nesting deeper than Python can parse; a pipeline "
+                                                          f"spec needs at most {MAX_DEPTH} levels")]) from None
+
+
+def load_yaml_text(text: str, file: str, env: Mapping[str, str] | None = None) -> LoadedYaml:
+    """Parse one YAML document safely (no Python tags); raise `SpecError` with every issue found."""
+    source = SourceMap(file)
+    loader, node = _c_node(text) or _python_node(text, file)
+    try:
         if node is None:
             raise SpecError([SpecIssue(file, 1, 1, "<root>", "the file is empty; a pipeline spec is a mapping")])
         builder = _Builder(loader, source, os.environ if env is None else env)
