@@ -36,6 +36,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowDepl
         airflow.prepare([DEMO, SLEEPY])
         airflow.start()
         airflow.wait_healthy()
+        print(f"\nreal Airflow deployment listening on {sorted({(a, p) for _, a, p in airflow.listeners()})}")
+        assert not airflow.non_loopback_listeners(), airflow.non_loopback_listeners()
         yield airflow
     except BaseException:
         print(airflow.diagnostics(120))
@@ -63,11 +65,17 @@ def api(deployment: AirflowDeployment) -> Iterator[AirflowApi]:
 
 
 @pytest.fixture(autouse=True)
-def _component_logs_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+def _after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Component logs when a test failed; and nothing of ours may listen beyond 127.0.0.1 at any test's end."""
     yield
+    if "deployment" not in request.fixturenames:
+        return
+    airflow: AirflowDeployment = request.getfixturevalue("deployment")
     report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed and "deployment" in request.fixturenames:
-        print(request.getfixturevalue("deployment").diagnostics())
+    if report is not None and report.failed:
+        print(airflow.diagnostics())
+    exposed = airflow.non_loopback_listeners()
+    assert not exposed, f"listening beyond 127.0.0.1 (pid, address, port): {exposed}"
 
 
 class Pipelines:

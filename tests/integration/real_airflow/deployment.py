@@ -13,6 +13,7 @@ manager's login endpoint (POST /auth/token, user + password) and sends the JWT a
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import secrets
@@ -70,6 +71,12 @@ def free_port() -> int:
 
 def listening(port: int) -> bool:
     """Is anything listening on `port` (TCP, IPv4 or IPv6)? Connections left in TIME_WAIT do not count."""
+    return any(p == port for _, p in _tcp_listeners().values())
+
+
+def _tcp_listeners() -> dict[int, tuple[str, int]]:
+    """socket inode → (address, port) of every listening TCP socket on this machine."""
+    found = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             rows = Path(table).read_text().splitlines()[1:]
@@ -77,26 +84,62 @@ def listening(port: int) -> bool:
             continue
         for row in rows:
             fields = row.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: TCP_LISTEN
-                return True
-    return False
+            if fields[3] != "0A":  # TCP_LISTEN
+                continue
+            address, port = fields[1].rsplit(":", 1)
+            if len(address) == 8:
+                text = socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)[::-1])
+            else:
+                raw = bytes.fromhex(address)
+                text = socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+            found[int(fields[9])] = (text, int(port, 16))
+    return found
 
 
-def marked_pids(marker: str) -> list[int]:
-    """Every live process whose environment carries our marker (started by us, directly or not)."""
-    needle = f"{MARKER_ENV}={marker}".encode()
+def listeners_of(pids: Iterable[int]) -> list[tuple[int, str, int]]:
+    """(pid, address, port) of every TCP socket these processes listen on."""
+    sockets = _tcp_listeners()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
+    for pid in pids:
         try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
         except OSError:
             continue
-        if state != "Z" and needle in environ.split(b"\0"):
-            found.append(int(entry.name))
+        for link in links:
+            if link.startswith("socket:[") and int(link[8:-1]) in sockets:
+                found.append((pid, *sockets[int(link[8:-1])]))
     return found
+
+
+def _processes() -> dict[int, tuple[str, int, int, bytes]]:
+    """pid → (state, parent pid, session id, environment block) of every process we may see."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        table[int(entry.name)] = (fields[0], int(fields[1]), int(fields[3]), environ)
+    return table
+
+
+def marked_pids(marker: str, sessions: Iterable[int] = ()) -> list[int]:
+    """Every live process of ours: its environment carries our marker, it is in one of our components'
+    sessions, or it descends from such a process. (Processes that set their title — the api-server's
+    workers, say — overwrite the memory /proc/<pid>/environ shows, hence the session and parent links.)"""
+    needle = f"{MARKER_ENV}={marker}".encode()
+    table = {pid: row for pid, row in _processes().items() if row[0] != "Z" and pid != os.getpid()}
+    sessions = set(sessions)
+    ours = {pid for pid, (_, _, sid, environ) in table.items() if sid in sessions or needle in environ.split(b"\0")}
+    grew = True
+    while grew:
+        more = {pid for pid, (_, ppid, _, _) in table.items() if ppid in ours} - ours
+        ours |= more
+        grew = bool(more)
+    return sorted(ours)
 
 
 @dataclass
@@ -211,7 +254,7 @@ class AirflowDeployment:
             with (self.logs_dir / f"{name}.log").open("ab") as log:
                 self.processes[name] = subprocess.Popen(
                     [sys.executable, "-m", "airflow", *args], env=env, cwd=self.root, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
 
     def wait_healthy(self, timeout: float = 120) -> dict[str, Any]:
         started = time.monotonic()
@@ -243,17 +286,19 @@ class AirflowDeployment:
         self.stop_local_jobs(problems)
         for process in self.processes.values():
             _signal_group(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
+        signalled = time.monotonic()
+        deadline = signalled + grace
         for name, process in self.processes.items():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                self.timings[f"{name} exit"] = time.monotonic() - signalled
             except subprocess.TimeoutExpired:
                 problems.append(f"airflow {name} ignored SIGTERM for {grace:.0f}s; killed")
                 _signal_group(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
             _signal_group(process.pid, signal.SIGKILL)  # what the leader left behind in its group
         for attempt in range(50):
-            strays = marked_pids(self.marker)
+            strays = self.our_pids()
             if not strays:
                 break
             if attempt == 0:
@@ -263,7 +308,7 @@ class AirflowDeployment:
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.1)
         else:
-            leaks.append(f"processes that survived SIGKILL: {self.describe_pids(marked_pids(self.marker))}")
+            leaks.append(f"processes that survived SIGKILL: {self.describe_pids(self.our_pids())}")
         if listening(self.port):
             leaks.append(f"something still listens on 127.0.0.1:{self.port} after teardown")
         return problems, leaks
@@ -292,8 +337,19 @@ class AirflowDeployment:
                 for pid_file in ("container.pid", "runner.pid"):
                     with contextlib.suppress(OSError, ValueError, IndexError):
                         pid = int((description.parent / pid_file).read_text().split()[0])
-                        if pid in marked_pids(self.marker):
+                        if pid in self.our_pids():
                             _signal_group(pid, signal.SIGKILL)
+
+    def listeners(self) -> list[tuple[int, str, int]]:
+        """(pid, address, port) of every socket our processes listen on."""
+        return listeners_of(self.our_pids())
+
+    def non_loopback_listeners(self) -> list[tuple[int, str, int]]:
+        return [(pid, address, port) for pid, address, port in self.listeners()
+                if address not in ("127.0.0.1", "::1")]
+
+    def our_pids(self) -> list[int]:
+        return marked_pids(self.marker, sessions=[p.pid for p in self.processes.values()])
 
     # ---- diagnostics --------------------------------------------------------------------------------
 
@@ -309,6 +365,12 @@ class AirflowDeployment:
         parts = [f"==== airflow {name} ({self.logs_dir / (name + '.log')}), last {lines} lines ====\n"
                  f"{self.log_tail(name, lines)}" for name in COMPONENTS]
         return "\n\n".join(parts)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, even by SIGKILL (Linux prctl)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from smflow.executors.local.executor import LocalExecutor
 from tests.integration.real_airflow.conftest import SLEEPY, Pipelines
-from tests.integration.real_airflow.deployment import AirflowApi, AirflowDeployment, wait_until
+from tests.integration.real_airflow.deployment import AirflowApi, AirflowDeployment, Timeout, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,8 @@ def test_mark_failed_stops_the_running_job(api: AirflowApi, deployment: AirflowD
     api.wait_for_dag(DAG_ID)
     api.unpause(DAG_ID)
     run_id = api.trigger(DAG_ID)["dag_run_id"]
-    api.wait_for_ti(DAG_ID, run_id, TASK, {"running"}, timeout=90)
+    ti = api.wait_for_ti(DAG_ID, run_id, TASK, {"running", "success", "failed", "upstream_failed"}, timeout=90)
+    assert ti["state"] == "running", (ti, api.log(DAG_ID, run_id, TASK, 1))
     name = wait_until(lambda: running_job(deployment), timeout=60, what="the training job to be running")
     local = LocalExecutor(home=deployment.smflow_home)
     assert local.describe_job("CreateTrainingJob", name)["TrainingJobStatus"] == "InProgress"
@@ -49,7 +50,11 @@ def test_mark_failed_stops_the_running_job(api: AirflowApi, deployment: AirflowD
         described = local.describe_job("CreateTrainingJob", name)
         return described if described["TrainingJobStatus"] in ("Stopped", "Completed", "Failed") else None
 
-    described = wait_until(stopped, timeout=STOP_WITHIN, what=f"{name} to end after Mark failed")
+    try:
+        described = wait_until(stopped, timeout=STOP_WITHIN, what=f"{name} to end after Mark failed")
+    except Timeout as e:
+        status = local.describe_job("CreateTrainingJob", name)["TrainingJobStatus"]
+        raise Timeout(f"{e}; it is still {status}; task log:\n{api.log(DAG_ID, run_id, TASK, 1)[-3000:]}") from None
     print(f"{name} ended {described['TrainingJobStatus']} {time.monotonic() - t0:.1f}s after Mark failed "
           f"({described.get('FailureReason')!r})")
     assert described["TrainingJobStatus"] == "Stopped", described
