@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, TaskGroup
+from airflow.sdk import DAG, Param, ParamsDict, TaskGroup
 
 from smflow.compile.graph import CompiledDag
 from smflow.compile.kinds import StepKind
@@ -33,18 +34,14 @@ OPERATORS: dict[StepKind, type[SmflowOperator]] = {
     "condition": ModelGateOperator,
 }
 
-# Airflow checks each DAG's params against JSON Schema when the DAG is built, every parse, and checks the
-# schema itself against its meta-schema first; without `$schema` that is draft 2020-12, whose meta-schema costs
-# ~4× draft 7's. These schemas use only draft-7 keywords, so naming draft 7 changes nothing but the parse time.
-DRAFT_7 = "http://json-schema.org/draft-07/schema#"
 RUN_PARAMS = {
-    "fresh_jobs": Param(False, description="Start new SageMaker jobs even where this run already has a completed "
-                                           "job with the same request (normally reused, e.g. after Clear).",
-                        schema={"type": "boolean", "title": "Fresh jobs", "$schema": DRAFT_7}),
-    "fresh_tasks": Param([], description="Task ids (e.g. regressor.train) whose jobs start anew; one per line.",
-                         schema={"type": "array", "items": {"type": "string"}, "title": "Fresh jobs for these tasks",
-                                 "$schema": DRAFT_7}),
+    "fresh_jobs": Param(False, type="boolean", title="Fresh jobs",
+                        description="Start new SageMaker jobs even where this run already has a completed job with "
+                                    "the same request (normally reused, e.g. after Clear)."),
+    "fresh_tasks": Param([], type="array", items={"type": "string"}, title="Fresh jobs for these tasks",
+                         description="Task ids (e.g. regressor.train) whose jobs start anew; one per line."),
 }
+ParamsDict(RUN_PARAMS).validate()  # what DAG(params=RUN_PARAMS) checks, once: every DAG gets these same values
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)  # for compiled pipelines that predate `airflow.start_date`
 UNPAUSE_NOTE = (
@@ -79,7 +76,6 @@ def build_dag(compiled: CompiledDag, *, fileloc: str | None = None, executor: st
         description=compiled.description,
         tags=compiled.tags,
         doc_md=docs(compiled, fileloc, spec_docs),
-        params=dict(RUN_PARAMS),
         default_args={"owner": settings.get("owner", "smflow"), "retries": int(settings.get("retries", 0)),
                       "retry_delay": timedelta(seconds=float(settings.get("retry_delay_seconds", 300)))},
     )
@@ -109,4 +105,11 @@ def build_dag(compiled: CompiledDag, *, fileloc: str | None = None, executor: st
             )
     for upstream, downstream in compiled.edges:
         operators[upstream] >> operators[downstream]
+    # The run params are the DAG's, set once its tasks exist: each task created while the DAG had them would
+    # deep-copy them into its own params (twice per smflow operator, a third of the build). A task still sees
+    # them at run time, where Airflow merges the DAG's params under the task's (`process_params`). They are
+    # constants, checked against their schema once per process (above) instead of once per DAG, as the DAG's
+    # constructor would.
+    # Each DAG its own Param objects: a run's conf is written into them (`ParamsDict.__setitem__`).
+    object.__setattr__(dag, "params", ParamsDict({name: copy.copy(param) for name, param in RUN_PARAMS.items()}))
     return dag
