@@ -6,7 +6,8 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, ParamsDict, TaskGroup
+from airflow.sdk import DAG, Param, TaskGroup
+from airflow.sdk.definitions.param import ParamsDict
 
 from smflow.compile.graph import CompiledDag
 from smflow.compile.kinds import StepKind
