@@ -62,9 +62,10 @@ def compile_source(source: PipelineSource, *, use_cache: bool = True) -> Compile
     return _compile_source(source, [f.read_bytes() for f in source.files], use_cache=use_cache)
 
 
-def _compile_source(source: PipelineSource, contents: list[bytes], *, use_cache: bool) -> CompiledPipeline:
+def _compile_source(source: PipelineSource, contents: list[bytes], *, use_cache: bool,
+                    cache_dir: Path | None = None) -> CompiledPipeline:
     key = cache_key(source, contents)
-    cached = _cache_dir() / f"{key}.json"
+    cached = (cache_dir or _cache_dir()) / f"{key}.json"
     if use_cache:
         try:
             hit = CompiledPipeline.from_json(json.loads(cached.read_bytes()))
@@ -183,10 +184,11 @@ def _build_dags(root: Path, *, only_dag_id: str | None, executor: str | None, us
     errors: dict[str, list[str]] = {}
     index: dict[str, list[str]] = {}
     owners: dict[str, str] = {}  # dag_id → the source that defines it
+    cache_dir = _cache_dir()  # settings are read once per build, not once per pipeline
     for source in sources:
         try:
             contents = [f.read_bytes() for f in source.files]
-            compiled = _compile_source(source, contents, use_cache=use_cache)
+            compiled = _compile_source(source, contents, use_cache=use_cache, cache_dir=cache_dir)
         except SpecError as e:
             errors[source.label] = [str(i) for i in e.issues] or [str(e)]
             continue
