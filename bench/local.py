@@ -162,7 +162,7 @@ def bench_transform(executor, work: Path, rows_per_file: int = 100_000, files: i
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="smflow-bench-local-"))
     os.environ["SMFLOW_HOME"] = str(work / "home")
-    from smflow.executors.local.executor import LocalExecutor
+    from smflow.executors.local import LocalExecutor
 
     executor = LocalExecutor()
     print("1. training job overhead (best of 2; RandomForest on synthetic data, model.tar.gz packed at gzip -6)")

@@ -227,7 +227,7 @@ def cmd_registry(args: argparse.Namespace) -> int:
             return EXIT_OK
         raise UserError(f"no model registry at {path}: nothing has been registered with this SMFLOW_HOME yet "
                         "(check SMFLOW_HOME, or run a pipeline with a register step first)")
-    from smflow.executors.local.registry import ModelRegistry
+    from smflow.local_sagemaker.registry import ModelRegistry
 
     registry = ModelRegistry(path)
     try:

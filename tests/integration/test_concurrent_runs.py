@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from smflow.executors.local.registry import ModelRegistry
+from smflow.local_sagemaker.registry import ModelRegistry
 from tests.conftest import FIXTURES, REPO
 
 PIPELINE = FIXTURES / "pipelines" / "killable" / "pipeline.yaml"

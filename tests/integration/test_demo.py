@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smflow.executors.local.registry import ModelRegistry
-from smflow.executors.local.store import LocalStore
+from smflow.local_sagemaker.registry import ModelRegistry
+from smflow.local_sagemaker.store import LocalStore
 from tests.conftest import PIPELINES
 from tests.integration.conftest import run_cli
 

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from smflow.executors.local.registry import ModelRegistry
+from smflow.local_sagemaker.registry import ModelRegistry
 from tests.conftest import FIXTURES, REPO
 
 PIPELINE = FIXTURES / "pipelines" / "killable" / "pipeline.yaml"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from smflow.executors.local.executor import LocalExecutor
+from smflow.executors.local import LocalExecutor
 from smflow.operators.approval import set_model_approval
 
 

@@ -127,7 +127,7 @@ def test_registry_list_on_a_missing_home_creates_nothing(tmp_path: Path, monkeyp
 # ---- a damaged registry -------------------------------------------------------------------------------
 
 def make_registry(home: Path) -> Path:
-    from smflow.executors.local.registry import ModelRegistry
+    from smflow.local_sagemaker.registry import ModelRegistry
 
     registry = ModelRegistry(home / "registry.sqlite")
     registry.call("CreateModelPackageGroup", {"ModelPackageGroupName": "g"})
@@ -196,7 +196,7 @@ def test_full_disk_while_converting(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_full_disk_in_the_registry(smflow_home: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from smflow.executors.local.registry import ModelRegistry
+    from smflow.local_sagemaker.registry import ModelRegistry
 
     path = make_registry(smflow_home)
     before = ModelRegistry(path).list_versions("g")
@@ -222,7 +222,7 @@ def test_full_disk_while_the_airflow_db_is_created(smflow_home: Path, monkeypatc
 
 
 def test_a_job_that_fills_the_disk_fails_saying_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from smflow.executors.local import runner
+    from smflow.local_sagemaker.jobs import runner
 
     finished: list[tuple[str, str | None]] = []
     monkeypatch.setattr(runner, "JobRun", lambda job, store, readonly: type("R", (), {

@@ -15,7 +15,7 @@ EXECUTORS = ("local", "sagemaker")
 def get_executor(name: str = "local") -> Executor:
     """One executor instance per name and process (imports stay lazy: Airflow parses DAGs without them)."""
     if name == "local":
-        from smflow.executors.local.executor import LocalExecutor
+        from smflow.executors.local import LocalExecutor
 
         return LocalExecutor()
     if name == "sagemaker":

@@ -11,39 +11,22 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
-FAILED_STATUSES = frozenset({"Failed", "Stopped"})  # Stopped is never success (provider bug #42423)
+from smflow.sagemaker_api import (
+    FAILED_STATUSES,
+    JOB_KINDS,
+    TERMINAL_STATUSES,
+    JobKind,
+    is_not_found,
+    not_found_error,
+)
 
-
-@dataclass(frozen=True)
-class JobKind:
-    """How one long-running SageMaker job type is named, described and stopped."""
-
-    create: str
-    name_key: str
-    describe: str
-    stop: str
-    status_key: str
-    end_time_key: str
-
-
-JOB_KINDS: dict[str, JobKind] = {
-    k.create: k
-    for k in (
-        JobKind("CreateProcessingJob", "ProcessingJobName", "DescribeProcessingJob", "StopProcessingJob",
-                "ProcessingJobStatus", "ProcessingEndTime"),
-        JobKind("CreateTrainingJob", "TrainingJobName", "DescribeTrainingJob", "StopTrainingJob",
-                "TrainingJobStatus", "TrainingEndTime"),
-        JobKind("CreateTransformJob", "TransformJobName", "DescribeTransformJob", "StopTransformJob",
-                "TransformJobStatus", "TransformEndTime"),
-    )
-}
+__all__ = ["FAILED_STATUSES", "JOB_KINDS", "TERMINAL_STATUSES", "Executor", "JobFailedError", "JobKind",
+           "JobTimeoutError", "is_not_found", "not_found_error"]  # the vocabulary, re-exported for executor users
 
 
 class JobFailedError(RuntimeError):
@@ -59,23 +42,6 @@ class JobFailedError(RuntimeError):
 
 class JobTimeoutError(TimeoutError):
     pass
-
-
-def not_found_error(operation: str, message: str) -> ClientError:
-    """The error SageMaker returns for an unknown name (Airflow's provider treats it as 'name is free')."""
-    return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
-
-
-NOT_FOUND_PHRASES = ("not find", "not found", "does not exist")
-
-
-def is_not_found(error: ClientError) -> bool:
-    """SageMaker's "no such name": ValidationException with "Requested resource not found." (real AWS),
-    "Could not find …" (moto, the local executor) or "… does not exist", or ResourceNotFound."""
-    err = error.response.get("Error", {})
-    message = str(err.get("Message", "")).lower()
-    return err.get("Code") == "ResourceNotFound" or (
-        err.get("Code") == "ValidationException" and any(phrase in message for phrase in NOT_FOUND_PHRASES))
 
 
 class Executor(ABC):

@@ -18,7 +18,7 @@ from botocore import xform_name
 
 from smflow import settings
 from smflow.executors.base import Executor
-from smflow.executors.tarball import pack_tarball
+from smflow.tarball import pack_tarball
 
 
 def split_s3(uri: str) -> tuple[str, str]:

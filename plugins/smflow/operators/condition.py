@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from botocore.exceptions import ClientError
 
-from smflow.executors.base import is_not_found
 from smflow.operators.base import SmflowOperator
+from smflow.sagemaker_api import is_not_found
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from airflow.sdk.exceptions import AirflowException
 from botocore.exceptions import ClientError
 
-from smflow.executors.base import is_not_found
 from smflow.operators.base import SmflowOperator
+from smflow.sagemaker_api import is_not_found
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

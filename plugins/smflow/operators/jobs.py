@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowException
 
 from smflow.compile.render import replace_strings
-from smflow.executors.base import FAILED_STATUSES, JOB_KINDS, TERMINAL_STATUSES, JobFailedError, JobTimeoutError
+from smflow.executors.base import JobFailedError, JobTimeoutError
 from smflow.operators.base import SmflowOperator
+from smflow.sagemaker_api import FAILED_STATUSES, JOB_KINDS, TERMINAL_STATUSES
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from smflow.executors.base import Executor, JobKind
+    from smflow.executors.base import Executor
     from smflow.operators.result import TaskResult
+    from smflow.sagemaker_api import JobKind
 
 MAX_ATTEMPTS = 20
 

@@ -40,7 +40,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from packaging.requirements import InvalidRequirement, Requirement
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -446,36 +445,6 @@ def check_requirements_file(path: Path) -> None:
 
 
 def _unsatisfied(path: Path, seen: set[Path]) -> list[str]:
-    if path.resolve() in seen:
-        return []
-    seen.add(path.resolve())
-    problems: list[str] = []
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
-        if not line:
-            continue
-        where = f"{path.name}:{lineno}"
-        if line.startswith(("-r ", "--requirement ")):
-            nested = path.parent / line.split(None, 1)[1].strip()
-            if not nested.is_file():
-                problems.append(f"{where}: included file {nested} does not exist")
-            else:
-                problems.extend(_unsatisfied(nested, seen))
-            continue
-        if line.startswith("-"):
-            continue  # pip options (--index-url, --no-binary, ...) say how to install, not what
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement as e:
-            problems.append(f"{where}: {line!r} is not a valid requirement ({e})")
-            continue
-        if requirement.marker is not None and not requirement.marker.evaluate():
-            continue
-        try:
-            installed = importlib.metadata.version(requirement.name)
-        except importlib.metadata.PackageNotFoundError:
-            problems.append(f"{where}: {line} — not installed")
-            continue
-        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
-            problems.append(f"{where}: {line} — installed version is {installed}")
-    return problems
+    from smflow.local_sagemaker.requirements import requirement_problems
+
+    return requirement_problems(path, seen)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from smflow.executors.local.executor import LocalExecutor
+from smflow.executors.local import LocalExecutor
 from tests.integration.real_airflow.conftest import SLEEPY, Pipelines
 from tests.integration.real_airflow.deployment import AirflowApi, AirflowDeployment, Timeout, wait_until
 

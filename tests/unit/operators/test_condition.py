@@ -10,7 +10,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException
 from botocore.exceptions import ClientError
 
-from smflow.executors.local.executor import LocalExecutor
+from smflow.executors.local import LocalExecutor
 from smflow.operators.condition import approved_baseline
 
 

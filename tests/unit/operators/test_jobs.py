@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from smflow.executors.local.executor import LocalExecutor
+from smflow.executors.local import LocalExecutor
 from smflow.operators.jobs import JobOperator, ProcessingJobOperator
-from tests.unit.executors.conftest import IMAGE, ROLE
+from tests.unit.local_sagemaker.conftest import IMAGE, ROLE
 
 OP = "CreateProcessingJob"
 

@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.validate import ParamValidator
 
 from smflow.executors.base import JobFailedError
-from smflow.executors.local.executor import LocalExecutor
+from smflow.executors.local import LocalExecutor
 from smflow.service_model import sagemaker_model
-from tests.unit.executors.conftest import IMAGE, ROLE, SCRIPTS, needs_namespace
+from tests.unit.local_sagemaker.conftest import IMAGE, ROLE, SCRIPTS, needs_namespace
 
 OP = "CreateProcessingJob"
 

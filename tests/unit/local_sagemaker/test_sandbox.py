@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smflow.executors.local.sandbox import (
+from smflow.local_sagemaker.jobs.sandbox import (
     CONTAINER_ROOT,
     Sandbox,
     SandboxError,

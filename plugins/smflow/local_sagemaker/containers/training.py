@@ -33,14 +33,15 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smflow.executors.local.jobs import JobFailure, now_iso
-from smflow.executors.local.runner import JobRun, failure_tail, resource_config, write_config
-from smflow.executors.local.sandbox import ContainerResult, SandboxError, compile_metrics
+from smflow.local_sagemaker.jobs.records import JobFailure, now_iso
+from smflow.local_sagemaker.jobs.runner import JobRun, failure_tail, resource_config, write_config
+from smflow.local_sagemaker.jobs.sandbox import ContainerResult, SandboxError, compile_metrics
+from smflow.local_sagemaker.requirements import RequirementsInstallError, satisfy_requirements
 
 # TTK params.SAGEMAKER_HYPERPARAMETERS: split off from the user's hyperparameters.
 SAGEMAKER_HYPERPARAMETERS = (
@@ -207,64 +208,18 @@ def training_environment(
 # ---- requirements -----------------------------------------------------------------------------------
 
 
-def unsatisfied_requirements(lines: Iterable[str]) -> list[str]:
-    """requirements.txt lines this environment does not already satisfy (options and unparsable lines count).
-
-    Checked with importlib.metadata and packaging: the distribution must be installed at a version the
-    specifier allows (pre-releases accepted); extras are not checked; lines whose marker is false are skipped.
-    """
-    from importlib import metadata
-
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    missing = []
-    for raw in lines:
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("-"):
-            missing.append(line)  # -r/-e/--index-url: only pip can tell
-            continue
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
-            missing.append(line)
-            continue
-        if requirement.marker is not None and not requirement.marker.evaluate():
-            continue
-        try:
-            installed = metadata.version(requirement.name)
-        except metadata.PackageNotFoundError:
-            missing.append(line)
-            continue
-        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
-            missing.append(line)
-    return missing
-
-
 def _install_requirements(run: JobRun, code_dir: Path) -> Path | None:
-    requirements = code_dir / "requirements.txt"
-    if not requirements.is_file():
-        return None
-    missing = unsatisfied_requirements(requirements.read_text().splitlines())
-    if not missing:
-        run.say("requirements.txt is already satisfied by this environment; nothing to install")
-        return None
-    target = run.job.path / "deps"
-    run.say(f"installing requirements.txt into {target} (not satisfied here: {', '.join(missing)})")
+    """The shared requirements policy (install what is not already satisfied), into the job's deps/."""
     deadline = run.deadline()
     timeout = None if deadline is None else max(1.0, deadline - time.monotonic())
     with run.job.log_file.open("a", encoding="utf-8") as log:
         try:
-            done = subprocess.run([sys.executable, "-m", "pip", "install", "--target", str(target), "-r",
-                                   str(requirements)], stdin=subprocess.DEVNULL, stdout=log,
-                                  stderr=subprocess.STDOUT, timeout=timeout, check=False)
+            return satisfy_requirements(code_dir, run.job.path / "deps", say=run.say, output=log, timeout=timeout)
         except subprocess.TimeoutExpired as e:
             raise run.stopped_error(ContainerResult(-9, run.deadline_reason(), [])) from e
-    if done.returncode != 0:
-        raise JobFailure(f"ClientError: installing {CODE_DIR}/requirements.txt failed (pip exit code "
-                         f"{done.returncode}; see the job log). Not satisfied here: {', '.join(missing)}")
-    return target
+        except RequirementsInstallError as e:
+            raise JobFailure(f"ClientError: installing {CODE_DIR}/requirements.txt failed (pip exit code "
+                             f"{e.exit_code}; see the job log). Not satisfied here: {', '.join(e.missing)}") from e
 
 
 # ---- channels, code, command ----------------------------------------------------------------------

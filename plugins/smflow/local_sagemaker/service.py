@@ -1,12 +1,12 @@
-"""The `local` executor: SageMaker's job, model and model-registry API, emulated on this machine.
+"""SageMaker's job, model and model-registry API, emulated on this machine: one operation → handler table.
 
 Every request is first checked by botocore's own validator against the real SageMaker service model (what
 boto3 would reject, this rejects, with the same `ParamValidationError`), then by the server-side rules
 SageMaker applies (name patterns, unique names, LocalPath prefixes, ...), which raise `ClientError`
 ValidationException like the service.
 
-Jobs run in detached runner processes (see runner.py) and are described from their durable job
-directories (see jobs.py), so any process — this one, a restarted scheduler, the CLI — can describe, list
+Jobs run in detached runner processes (see jobs/runner.py) and are described from their durable job
+directories (see jobs/records.py), so any process — this one, a restarted scheduler, the CLI — can describe, list
 and stop them. A job whose runner died without recording an ending is marked Failed ("local job runner
 died (pid N)") the first time anyone looks at it.
 
@@ -24,18 +24,16 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, ParamValidationError
+from botocore.exceptions import ParamValidationError
 from botocore.model import Shape
 
 from smflow import settings
-from smflow.executors.base import Executor, not_found_error
-from smflow.executors.local.jobs import (
+from smflow.local_sagemaker.jobs.records import (
     ACTIVE_STATUSES,
     RUNNER_START_GRACE_SECONDS,
     JobDir,
@@ -45,66 +43,21 @@ from smflow.executors.local.jobs import (
     read_json,
     write_json_atomic,
 )
-from smflow.executors.local.store import InvalidUriError, LocalStore
+from smflow.local_sagemaker.store import InvalidUriError, LocalStore
+from smflow.sagemaker_api import (
+    JOB_OPERATIONS,
+    PROCESSING,
+    TRAINING,
+    TRANSFORM,
+    JobKind,
+    JobVerb,
+    not_found_error,
+    validation_error,
+)
 from smflow.service_model import request_problems, sagemaker_model
 
 if TYPE_CHECKING:
-    from smflow.executors.local.registry import ModelRegistry
-
-MODEL_OPERATIONS = frozenset({"CreateModel", "DescribeModel", "DeleteModel"})
-
-
-@dataclass(frozen=True)
-class JobApi:
-    """The API operations and field names of one job type."""
-
-    kind: str  # directory name under <home>/jobs
-    noun: str  # "Processing", "Training", "Transform"
-    arn_type: str
-
-    @property
-    def create(self) -> str:
-        return f"Create{self.noun}Job"
-
-    @property
-    def describe(self) -> str:
-        return f"Describe{self.noun}Job"
-
-    @property
-    def stop(self) -> str:
-        return f"Stop{self.noun}Job"
-
-    @property
-    def list(self) -> str:
-        return f"List{self.noun}Jobs"
-
-    @property
-    def name_key(self) -> str:
-        return f"{self.noun}JobName"
-
-    @property
-    def arn_key(self) -> str:
-        return f"{self.noun}JobArn"
-
-    @property
-    def status_key(self) -> str:
-        return f"{self.noun}JobStatus"
-
-    @property
-    def summaries_key(self) -> str:
-        return f"{self.noun}JobSummaries"
-
-
-JOB_APIS = (JobApi("processing", "Processing", "processing-job"), JobApi("training", "Training", "training-job"),
-            JobApi("transform", "Transform", "transform-job"))
-_JOB_VERBS: dict[str, tuple[str, JobApi]] = {
-    getattr(api, verb): (verb, api) for api in JOB_APIS for verb in ("create", "describe", "stop", "list")
-}
-
-
-def validation_error(operation: str, message: str) -> ClientError:
-    return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
-
+    from smflow.local_sagemaker.registry import ModelRegistry
 
 def to_boto(value: Any, shape: Shape | None) -> Any:
     """Stored JSON → what boto3 returns: ISO strings at timestamp members become timezone-aware datetimes."""
@@ -131,10 +84,8 @@ def _as_datetime(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class LocalExecutor(Executor):
+class LocalSageMaker:
     """SageMaker on this machine: jobs as sandboxed subprocesses, S3 as a directory, the registry in SQLite."""
-
-    name = "local"
 
     def __init__(self, home: Path | None = None, store_root: Path | None = None):
         self.home = Path(home).resolve() if home is not None else settings.smflow_home()
@@ -150,8 +101,18 @@ class LocalExecutor(Executor):
         self._children: dict[Path, subprocess.Popen[bytes]] = {}
 
     @cached_property
+    def _job_handlers(self) -> dict[JobVerb, Callable[[JobKind, dict[str, Any]], dict[str, Any]]]:
+        return {"create": self._create_job, "describe": self._describe_job, "stop": self._stop_job,
+                "list": self._list_job}
+
+    @cached_property
+    def _model_handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {"CreateModel": self._create_model, "DescribeModel": self._describe_model,
+                "DeleteModel": self._delete_model}
+
+    @cached_property
     def registry(self) -> ModelRegistry:
-        from smflow.executors.local.registry import ModelRegistry
+        from smflow.local_sagemaker.registry import ModelRegistry
 
         return ModelRegistry(self.home / settings.registry_path().name)
 
@@ -159,21 +120,19 @@ class LocalExecutor(Executor):
 
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         params = dict(params)
-        if operation in _JOB_VERBS:
+        if operation in JOB_OPERATIONS:
             self._reap()
-            verb, api = _JOB_VERBS[operation]
+            verb, api = JOB_OPERATIONS[operation]
             self._validate(operation, params)
-            handler: Callable[[JobApi, dict[str, Any]], dict[str, Any]] = getattr(self, f"_{verb}_job")
-            return handler(api, params)
-        if operation in MODEL_OPERATIONS:
+            return self._job_handlers[verb](api, params)
+        if operation in self._model_handlers:
             self._validate(operation, params)
-            result: dict[str, Any] = getattr(self, f"_{operation}")(params)
-            return result
-        from smflow.executors.local.registry import ModelRegistry
+            return self._model_handlers[operation](params)
+        from smflow.local_sagemaker.registry import ModelRegistry
 
         if operation in ModelRegistry.OPERATIONS:
             return self.registry.call(operation, params)
-        supported = sorted([*_JOB_VERBS, *MODEL_OPERATIONS, *ModelRegistry.OPERATIONS])
+        supported = sorted([*JOB_OPERATIONS, *self._model_handlers, *ModelRegistry.OPERATIONS])
         raise validation_error(operation, f"the local executor does not implement the SageMaker operation "
                                           f"{operation!r}; it implements {', '.join(supported)}. Run this step "
                                           "with the sagemaker executor")
@@ -203,14 +162,14 @@ class LocalExecutor(Executor):
 
     # ---- jobs ---------------------------------------------------------------------------------------
 
-    def _create_job(self, api: JobApi, params: dict[str, Any]) -> dict[str, Any]:
+    def _create_job(self, api: JobKind, params: dict[str, Any]) -> dict[str, Any]:
         name = params[api.name_key]
         self._check_name(api.create, api.name_key, name)
         extra_files = self._check_job_request(api, params)
         arn = self._arn(api.arn_type, name)
         duplicate = validation_error(api.create, "Job name must be unique within an AWS account and region, and a "
                                                  f"job with this name already exists ({arn})")
-        existing = self.jobs.find(api.kind, name)
+        existing = self.jobs.find(api.directory, name)
         if existing is not None:
             self._refresh(existing)  # a dead runner's job is recorded Failed before we refuse the name
             raise duplicate
@@ -219,24 +178,24 @@ class LocalExecutor(Executor):
         description = {k: v for k, v in params.items() if k in describe_members}
         description.update({api.arn_key: arn, api.status_key: "InProgress", "CreationTime": now,
                             "LastModifiedTime": now})
-        if api.kind == "training":
+        if api is TRAINING:
             description.update({"SecondaryStatus": "Starting", "SecondaryStatusTransitions": [
                 {"Status": "Starting", "StartTime": now, "StatusMessage": "Starting the training job"}]})
         try:
-            job = self.jobs.create(api.kind, name, params, description, extra_files)
+            job = self.jobs.create(api.directory, name, params, description, extra_files)
         except JobExistsError:
             raise duplicate from None
         self._spawn(job)
         return {api.arn_key: arn}
 
-    def _check_job_request(self, api: JobApi, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _check_job_request(self, api: JobKind, params: Mapping[str, Any]) -> dict[str, Any]:
         """Server-side checks per job type; returns extra files for the job directory (the transform's model)."""
-        if api.kind == "processing":
-            from smflow.executors.local.processing import validate_processing_request
+        if api is PROCESSING:
+            from smflow.local_sagemaker.containers.processing import validate_processing_request
 
             problems = validate_processing_request(params)
-        elif api.kind == "training":
-            from smflow.executors.local.training import validate_training_request
+        elif api is TRAINING:
+            from smflow.local_sagemaker.containers.training import validate_training_request
 
             problems = validate_training_request(params)
         else:
@@ -248,7 +207,7 @@ class LocalExecutor(Executor):
                                                + "; ".join(problems))
         for uri in _output_uris(params):
             self.store.remove_stale_parts(uri)  # what a killed earlier attempt left half-written
-        return {"model.json": model["Request"]} if api.kind == "transform" else {}
+        return {"model.json": model["Request"]} if api is TRANSFORM else {}
 
     def _uri_problems(self, params: Mapping[str, Any]) -> list[str]:
         """Every s3:// URI of a request must name a valid bucket and a key inside it (S3's naming rules)."""
@@ -262,13 +221,13 @@ class LocalExecutor(Executor):
 
     def _spawn(self, job: JobDir) -> None:
         """Start the runner in its own session, so this call returns at once and the job outlives us."""
-        package_parent = str(Path(__file__).resolve().parents[3])
+        package_parent = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
         with job.log_file.open("ab") as log:
             try:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "smflow.executors.local.runner", str(job.path), str(self.store.root)],
+                    [sys.executable, "-m", "smflow.local_sagemaker.jobs.runner", str(job.path), str(self.store.root)],
                     cwd=job.path, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True, close_fds=True)
             except OSError as e:
@@ -277,8 +236,8 @@ class LocalExecutor(Executor):
         job.write_pid(job.runner_pid_file, process.pid)
         self._children[job.path] = process
 
-    def _find(self, api: JobApi, operation: str, name: str) -> JobDir:
-        job = self.jobs.find(api.kind, name) if re.fullmatch(r"[a-zA-Z0-9-]{1,63}", name) else None
+    def _find(self, api: JobKind, operation: str, name: str) -> JobDir:
+        job = self.jobs.find(api.directory, name) if re.fullmatch(r"[a-zA-Z0-9-]{1,63}", name) else None
         if job is None:
             raise not_found_error(operation, f"Could not find requested job with name {name}")
         return job
@@ -320,11 +279,11 @@ class LocalExecutor(Executor):
             except (ProcessLookupError, PermissionError):
                 pass
 
-    def _describe_job(self, api: JobApi, params: dict[str, Any]) -> dict[str, Any]:
+    def _describe_job(self, api: JobKind, params: dict[str, Any]) -> dict[str, Any]:
         job = self._find(api, api.describe, params[api.name_key])
         return self._output(api.describe, self._refresh(job))
 
-    def _stop_job(self, api: JobApi, params: dict[str, Any]) -> dict[str, Any]:
+    def _stop_job(self, api: JobKind, params: dict[str, Any]) -> dict[str, Any]:
         name = params[api.name_key]
         job = self._find(api, api.stop, name)
         status = self._refresh(job)[api.status_key]
@@ -336,7 +295,7 @@ class LocalExecutor(Executor):
         def mark(description: dict[str, Any]) -> dict[str, Any] | None:
             if description[api.status_key] != "InProgress":
                 return None
-            return {api.status_key: "Stopping", **({"SecondaryStatus": "Stopping"} if api.kind == "training" else {})}
+            return {api.status_key: "Stopping", **({"SecondaryStatus": "Stopping"} if api is TRAINING else {})}
 
         job.update(mark)
         pid = job.read_pid(job.runner_pid_file)
@@ -347,8 +306,8 @@ class LocalExecutor(Executor):
                 pass
         return {}
 
-    def _list_job(self, api: JobApi, params: dict[str, Any]) -> dict[str, Any]:
-        descriptions = [self._refresh(self.jobs.job(api.kind, name)) for name in self.jobs.names(api.kind)]
+    def _list_job(self, api: JobKind, params: dict[str, Any]) -> dict[str, Any]:
+        descriptions = [self._refresh(self.jobs.job(api.directory, name)) for name in self.jobs.names(api.directory)]
         contains = str(params.get("NameContains", "")).lower()
         selected = []
         for d in descriptions:
@@ -376,8 +335,8 @@ class LocalExecutor(Executor):
 
     def job_dir(self, operation: str, name: str) -> Path | None:
         """The job's directory (log, request, private /opt/ml), for debugging and the CLI."""
-        api = _JOB_VERBS[operation][1]
-        job = self.jobs.find(api.kind, name)
+        api = JOB_OPERATIONS[operation][1]
+        job = self.jobs.find(api.directory, name)
         return None if job is None else job.path
 
     # ---- models ---------------------------------------------------------------------------------------
@@ -392,7 +351,7 @@ class LocalExecutor(Executor):
         record: dict[str, Any] = read_json(path)
         return record
 
-    def _CreateModel(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _create_model(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["ModelName"]
         self._check_name("CreateModel", "ModelName", name)
         if not params.get("PrimaryContainer") and not params.get("Containers"):
@@ -411,43 +370,21 @@ class LocalExecutor(Executor):
             Path(tmp).unlink(missing_ok=True)
         return {"ModelArn": arn}
 
-    def _DescribeModel(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _describe_model(self, params: dict[str, Any]) -> dict[str, Any]:
         record = self._model_record("DescribeModel", params["ModelName"])
         return self._output("DescribeModel", {**record["Request"], "ModelArn": record["ModelArn"],
                                               "CreationTime": record["CreationTime"]})
 
-    def _DeleteModel(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _delete_model(self, params: dict[str, Any]) -> dict[str, Any]:
         self._model_record("DeleteModel", params["ModelName"])
         self._model_path(params["ModelName"]).unlink(missing_ok=True)
         return {}
 
-    # ---- the object store ---------------------------------------------------------------------------
-
-    def upload(self, source: Path, uri: str, *, tar: bool = False) -> None:
-        source = Path(source)
-        if not source.exists():
-            raise FileNotFoundError(f"{source}: nothing to upload to {uri} (no such file or directory)")
-        if tar:
-            self.store.upload_tar(source, uri)
-        elif source.is_dir():
-            self.store.upload_dir(source, uri)
-        else:
-            self.store.upload_file(source, uri)
-
-    def read_bytes(self, uri: str) -> bytes:
-        return self.store.read_bytes(uri)
-
-    def write_bytes(self, uri: str, data: bytes) -> None:
-        self.store.write_bytes(uri, data)
-
-    def exists(self, uri: str) -> bool:
-        return self.store.exists(uri)
-
     def read_log(self, operation: str, name: str, offset: int) -> tuple[str, int]:
         """Whole lines of the job log after byte `offset` (a line still being written waits for the next call)."""
-        if operation not in _JOB_VERBS:
+        if operation not in JOB_OPERATIONS:
             raise ValueError(f"read_log needs a job operation name such as CreateTrainingJob, not {operation!r}")
-        job = self.jobs.find(_JOB_VERBS[operation][1].kind, name)
+        job = self.jobs.find(JOB_OPERATIONS[operation][1].directory, name)
         if job is None:
             return "", offset
         with job.log_file.open("rb") as fh:

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from smflow.executors.local import transform
-from smflow.executors.local.dataprocessing import DataProcessingError, parse_jsonpath
-from smflow.executors.local.store import LocalStore
-from smflow.executors.local.transform import TransformJobError, run_transform_job
+from smflow.local_sagemaker.containers import transform
+from smflow.local_sagemaker.containers.dataprocessing import DataProcessingError, parse_jsonpath
+from smflow.local_sagemaker.containers.transform import TransformJobError, run_transform_job
+from smflow.local_sagemaker.store import LocalStore
 
 FIXTURES = Path(__file__).parent / "fixtures_transform"
 BUCKET = "s3://bucket"

@@ -17,12 +17,13 @@ from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
 from smflow.executors.base import JobFailedError
-from smflow.executors.local.executor import LocalExecutor
-from smflow.executors.local.jobs import ProcessId
-from smflow.executors.local.sandbox import choose_mode
-from smflow.executors.local.training import to_cmd_args, to_env_vars, unsatisfied_requirements
+from smflow.executors.local import LocalExecutor
+from smflow.local_sagemaker.containers.training import to_cmd_args, to_env_vars
+from smflow.local_sagemaker.jobs.records import ProcessId
+from smflow.local_sagemaker.jobs.sandbox import choose_mode
+from smflow.local_sagemaker.requirements import unsatisfied_requirements
 from smflow.service_model import sagemaker_model
-from tests.unit.executors.conftest import IMAGE, ROLE, SCRIPTS, needs_namespace
+from tests.unit.local_sagemaker.conftest import IMAGE, ROLE, SCRIPTS, needs_namespace
 
 OP = "CreateTrainingJob"
 OUTPUT = "s3://ml-bucket/runs/r1/train/output"
@@ -156,7 +157,7 @@ def test_script_mode_training_with_sklearn(executor: LocalExecutor, tmp_path: Pa
     assert "requirements.txt is already satisfied" in log and "val_rmse=" in log
 
     # the trained model serves a batch transform through CreateModel + CreateTransformJob
-    pytest.importorskip("smflow.executors.local.transform")
+    pytest.importorskip("smflow.local_sagemaker.containers.transform")
     executor.call("CreateModel", {"ModelName": "sklearn-model-1", "ExecutionRoleArn": ROLE, "PrimaryContainer": {
         "Image": IMAGE, "ModelDataUrl": model_uri,
         "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": source}}})
@@ -200,7 +201,7 @@ def test_model_records(executor: LocalExecutor) -> None:
 
 
 def test_stop_transform_job(executor: LocalExecutor, tmp_path: Path) -> None:
-    pytest.importorskip("smflow.executors.local.transform")
+    pytest.importorskip("smflow.local_sagemaker.containers.transform")
     source = upload_source(executor, tmp_path, "slow_inference.py")
     executor.call("CreateModel", {"ModelName": "slow-model", "ExecutionRoleArn": ROLE, "PrimaryContainer": {
         "Image": IMAGE, "Environment": {"SAGEMAKER_PROGRAM": "slow_inference.py",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import sys
 import tarfile
 import time
 import traceback
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from smflow.executors.local.dataprocessing import (
+from smflow.local_sagemaker.containers.dataprocessing import (
     DataProcessing,
     DataProcessingError,
     join_record,
@@ -40,7 +41,8 @@ from smflow.executors.local.dataprocessing import (
     serialize_record,
     split_response,
 )
-from smflow.executors.local.store import InvalidUriError, LocalStore, ObjectNotFoundError, split_uri
+from smflow.local_sagemaker.requirements import RequirementsInstallError, satisfy_requirements
+from smflow.local_sagemaker.store import InvalidUriError, LocalStore, ObjectNotFoundError, split_uri
 from smflow.serving.handler import (
     DEFAULT_ACCEPT_ENV,
     HandlerLoadError,
@@ -266,10 +268,12 @@ class _Stage:
         program = environment.get("SAGEMAKER_PROGRAM", "inference.py")
         _log(log, f"container {index + 1}/{count}: image {container.get('Image', '?')}, model data "
                   f"{container.get('ModelDataUrl', 'none')}, handler {program} (run in-process)")
+        _satisfy_requirements(code_dir, (workdir if count == 1 else base) / "deps", log)
         with _scoped_environ(environment):
             try:
                 handler = load_handler(model_dir, code_dir, environment.get("SAGEMAKER_PROGRAM"),
-                                       default_accept=environment.get(DEFAULT_ACCEPT_ENV))
+                                       default_accept=environment.get(DEFAULT_ACCEPT_ENV),
+                                       check_requirements=False)  # satisfied above, by the policy
             except HandlerLoadError as e:
                 raise TransformJobError(f"container {index + 1}: {e}") from e
         return cls(handler=handler, environment=environment, swap_environment=count > 1)
@@ -279,6 +283,16 @@ class _Stage:
             return self.handler.invoke(body, content_type, accept)
         with _scoped_environ(self.environment):
             return self.handler.invoke(body, content_type, accept)
+
+
+def _satisfy_requirements(code_dir: Path, target: Path, log: TextIO) -> None:
+    """The same requirements policy as training: install what this environment does not already satisfy."""
+    try:
+        deps = satisfy_requirements(code_dir, target, say=lambda line: _log(log, line), output=log)
+    except RequirementsInstallError as e:
+        raise TransformJobError(f"installing {code_dir.name}/requirements.txt failed ({e}); see the job log") from e
+    if deps is not None:
+        sys.path.insert(0, str(deps))  # this process is the container: its handler imports from here on
 
 
 def _fetch_model_data(container: Mapping[str, Any], store: LocalStore, model_dir: Path) -> None:

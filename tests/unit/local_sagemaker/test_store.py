@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from smflow.executors.local.store import InvalidUriError, LocalStore, ObjectNotFoundError, split_uri
+from smflow.local_sagemaker.store import InvalidUriError, LocalStore, ObjectNotFoundError, split_uri
 
 WRITER = """
 import sys
-from smflow.executors.local.store import LocalStore
+from smflow.local_sagemaker.store import LocalStore
 store = LocalStore(sys.argv[1])
 size = 8 * 1024 * 1024
 print("writing", flush=True)

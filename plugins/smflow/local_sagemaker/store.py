@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from smflow.atomic_files import is_stale, remove_stale, replacing
-from smflow.executors.tarball import pack_tarball
 from smflow.s3_names import bucket_name_problem, key_problem
+from smflow.tarball import pack_tarball
 
 SCHEME = "s3://"
 _PART_SUFFIX = ".smflow-part"

@@ -2,7 +2,7 @@
 
 The runner starts this module under the same private /opt/ml as processing and training jobs, so the
 model is unpacked at /opt/ml/model and an inference script that opens `/opt/ml/model/...` directly works
-unchanged. Usage: python -m smflow.executors.local.transform_container JOB_DIR STORE_ROOT OPT_ML
+unchanged. Usage: python -m smflow.local_sagemaker.containers.transform_container JOB_DIR STORE_ROOT OPT_ML
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ FAILURE_FILE = "output/failure"
 
 
 def main(argv: list[str]) -> int:
-    from smflow.executors.local.store import LocalStore
-    from smflow.executors.local.transform import TransformJobError, run_transform_job
+    from smflow.local_sagemaker.containers.transform import TransformJobError, run_transform_job
+    from smflow.local_sagemaker.store import LocalStore
 
     job_dir, store_root, opt_ml = (Path(a) for a in argv)
     request = json.loads((job_dir / "request.json").read_text())

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from smflow.executors.local.executor import LocalExecutor
-from smflow.executors.local.sandbox import choose_mode
+from smflow.executors.local import LocalExecutor
+from smflow.local_sagemaker.jobs.sandbox import choose_mode
 
 SCRIPTS = Path(__file__).parent / "scripts"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"

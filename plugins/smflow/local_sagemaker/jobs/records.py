@@ -33,23 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from smflow.atomic_files import replacing, write_text_atomic
+from smflow.sagemaker_api import ACTIVE_STATUSES, JOB_KINDS_BY_DIRECTORY, JobKind
 
-KIND_DIRS = {
-    "CreateProcessingJob": "processing",
-    "CreateTrainingJob": "training",
-    "CreateTransformJob": "transform",
-}
-STATUS_KEYS = {
-    "processing": "ProcessingJobStatus",
-    "training": "TrainingJobStatus",
-    "transform": "TransformJobStatus",
-}
-END_TIME_KEYS = {
-    "processing": "ProcessingEndTime",
-    "training": "TrainingEndTime",
-    "transform": "TransformEndTime",
-}
-ACTIVE_STATUSES = frozenset({"InProgress", "Stopping"})
+__all__ = ["ACTIVE_STATUSES"]  # re-exported: the executor reads it with the job records
+
 MAX_FAILURE_REASON = 1024  # SageMaker's FailureReason limit
 RUNNER_START_GRACE_SECONDS = 30.0
 
@@ -203,8 +190,12 @@ class JobDir:
         return self.path / "opt_ml"
 
     @property
+    def job_kind(self) -> JobKind:
+        return JOB_KINDS_BY_DIRECTORY[self.kind]
+
+    @property
     def status_key(self) -> str:
-        return STATUS_KEYS[self.kind]
+        return self.job_kind.status_key
 
     def request(self) -> dict[str, Any]:
         value: dict[str, Any] = read_json(self.request_file)
@@ -246,7 +237,7 @@ class JobDir:
         def change(description: dict[str, Any]) -> dict[str, Any] | None:
             if description[self.status_key] not in ACTIVE_STATUSES:
                 return None
-            done = {self.status_key: status, END_TIME_KEYS[self.kind]: now_iso(), **fields}
+            done = {self.status_key: status, self.job_kind.end_time_key: now_iso(), **fields}
             if reason:
                 done["FailureReason"] = clip_reason(reason)
             return done

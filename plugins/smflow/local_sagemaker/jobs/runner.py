@@ -1,4 +1,4 @@
-"""The detached process that runs one local job: `python -m smflow.executors.local.runner <jobdir> <store>`.
+"""The detached process that runs one local job: `python -m smflow.local_sagemaker.jobs.runner <jobdir> <store>`.
 
 The executor's Create call starts this in a new session and returns at once; from then on the job
 directory is the only channel between them. The runner stages inputs into the job's private `/opt/ml`, runs
@@ -24,14 +24,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from smflow.executors.local import sandbox as sandboxes
-from smflow.executors.local.jobs import MAX_FAILURE_REASON, JobDir, JobFailure, JobStopped, now_iso
-from smflow.executors.local.store import InvalidUriError, LocalStore, ObjectNotFoundError
+from smflow.local_sagemaker.jobs import sandbox as sandboxes
+from smflow.local_sagemaker.jobs.records import MAX_FAILURE_REASON, JobDir, JobFailure, JobStopped, now_iso
+from smflow.local_sagemaker.store import InvalidUriError, LocalStore, ObjectNotFoundError
 from smflow.s3_names import key_problem
-
-START_TIME_KEYS = {"processing": "ProcessingStartTime", "training": "TrainingStartTime",
-                   "transform": "TransformStartTime"}
-STOP_OPERATIONS = {"processing": "StopProcessingJob", "training": "StopTrainingJob", "transform": "StopTransformJob"}
+from smflow.sagemaker_api import JOB_KINDS_BY_DIRECTORY
 
 
 class JobRun:
@@ -57,7 +54,7 @@ class JobRun:
                             else "the local job runner received SIGTERM")
 
     def user_stop_reason(self) -> str:
-        return f"stopped by a {STOP_OPERATIONS[self.job.kind]} request"
+        return f"stopped by a {JOB_KINDS_BY_DIRECTORY[self.job.kind].stop} request"
 
     def check_stopped(self) -> None:
         """Raise JobStopped at a safe point if a stop arrived or the time limit passed."""
@@ -218,11 +215,11 @@ def failure_tail(result: sandboxes.ContainerResult, command: Sequence[str]) -> s
 
 def _kind_runner(kind: str) -> Callable[[JobRun], dict[str, Any]]:
     if kind == "processing":
-        from smflow.executors.local.processing import run_processing_job
+        from smflow.local_sagemaker.containers.processing import run_processing_job
 
         return run_processing_job
     if kind == "training":
-        from smflow.executors.local.training import run_training_job
+        from smflow.local_sagemaker.containers.training import run_training_job
 
         return run_training_job
     if kind == "transform":
@@ -232,10 +229,10 @@ def _kind_runner(kind: str) -> Callable[[JobRun], dict[str, Any]]:
 
 def _run_transform(run: JobRun) -> dict[str, Any]:
     """The transform runs in the job's sandbox (model at /opt/ml/model), like the other job kinds."""
-    from smflow.executors.local.transform_container import FAILURE_FILE
+    from smflow.local_sagemaker.containers.transform_container import FAILURE_FILE
 
     opt_ml = run.sandbox.visible_path("/opt/ml")
-    command = [sys.executable, "-m", "smflow.executors.local.transform_container", str(run.job.path),
+    command = [sys.executable, "-m", "smflow.local_sagemaker.containers.transform_container", str(run.job.path),
                str(run.store.root), opt_ml]
     result = run.run_container(command, run.base_environment(), opt_ml)
     if result.stopped:
@@ -261,7 +258,7 @@ def finish(run: JobRun, status: str, reason: str | None, fields: Mapping[str, An
            secondary: str | None = None) -> None:
     extra = dict(fields)
     if run.job.kind == "training":
-        from smflow.executors.local.training import closing_fields
+        from smflow.local_sagemaker.containers.training import closing_fields
 
         extra.update(closing_fields(run, secondary or status))
     run.job.finish(status, reason, **extra)
@@ -279,7 +276,7 @@ def execute(job: JobDir, store: LocalStore) -> None:
     signal.signal(signal.SIGTERM, run.on_sigterm)
     if job.description().get(job.status_key) == "Stopping":  # stopped before we got going
         run.stop_signal = run.user_stop_reason()
-    job.set_fields(**{START_TIME_KEYS[job.kind]: now_iso()})
+    job.set_fields(**{JOB_KINDS_BY_DIRECTORY[job.kind].start_time_key: now_iso()})
     run.say(run.sandbox.notice())
     fields: dict[str, Any] = {}
     try:
@@ -311,7 +308,7 @@ def execute(job: JobDir, store: LocalStore) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
-        print("usage: python -m smflow.executors.local.runner <jobdir> <store root>", file=sys.stderr)
+        print("usage: python -m smflow.local_sagemaker.jobs.runner <jobdir> <store root>", file=sys.stderr)
         return 2
     job = JobDir(Path(args[0]))
     job.write_pid(job.runner_pid_file, os.getpid())  # the executor writes it too; same content

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from smflow.atomic_files import is_stale, remove_stale, replacing
-from smflow.executors.local.sandbox import Sandbox, SandboxError
-from smflow.executors.local.store import (
+from smflow.local_sagemaker.jobs.sandbox import Sandbox, SandboxError
+from smflow.local_sagemaker.store import (
     InvalidBucketNameError,
     InvalidObjectKeyError,
     InvalidUriError,
@@ -238,7 +238,7 @@ def test_foreign_part_files_go_by_age(store: LocalStore) -> None:
 
 
 def test_job_start_removes_part_files_under_its_outputs(tmp_path: Path) -> None:
-    from smflow.executors.local.executor import LocalExecutor
+    from smflow.executors.local import LocalExecutor
 
     api = LocalExecutor(home=tmp_path / "home", store_root=tmp_path / "home" / "store")
     part = killed_write(api.store.root / "bucket" / "out" / "job-1" / "output" / "model.tar.gz")
@@ -272,8 +272,8 @@ def test_job_start_removes_part_files_under_its_outputs(tmp_path: Path) -> None:
 
 def test_a_job_that_links_its_output_out_of_opt_ml_uploads_nothing(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from smflow.executors.local.executor import LocalExecutor
-    from tests.unit.executors.test_local_processing import request, run_to_end, s3_output
+    from smflow.executors.local import LocalExecutor
+    from tests.unit.local_sagemaker.test_processing import request, run_to_end, s3_output
 
     monkeypatch.setenv("SMFLOW_SANDBOX", "paths")  # the script sees the host path of its /opt/ml
     secret = tmp_path / "secret"
@@ -291,8 +291,8 @@ def test_a_job_that_links_its_output_out_of_opt_ml_uploads_nothing(tmp_path: Pat
 
 
 def test_a_manifest_cannot_stage_outside_the_channel(tmp_path: Path) -> None:
-    from smflow.executors.local.executor import LocalExecutor
-    from tests.unit.executors.test_local_processing import request, run_to_end, s3_input
+    from smflow.executors.local import LocalExecutor
+    from tests.unit.local_sagemaker.test_processing import request, run_to_end, s3_input
 
     executor = LocalExecutor(home=tmp_path / "home")
     executor.write_bytes("s3://ml-bucket/data/a.csv", b"a\n")
@@ -310,8 +310,8 @@ def test_a_manifest_cannot_stage_outside_the_channel(tmp_path: Path) -> None:
 def test_a_request_with_a_bad_bucket_is_refused_before_any_job(tmp_path: Path) -> None:
     from botocore.exceptions import ClientError
 
-    from smflow.executors.local.executor import LocalExecutor
-    from tests.unit.executors.test_local_processing import request, s3_output
+    from smflow.executors.local import LocalExecutor
+    from tests.unit.local_sagemaker.test_processing import request, s3_output
 
     executor = LocalExecutor(home=tmp_path / "home")
     req = request("bad-bucket", ["python3", "-c", "pass"],

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from smflow.executors.local.jobs import JobFailure
-from smflow.executors.local.runner import JobRun, failure_tail, resource_config, write_config
+from smflow.local_sagemaker.jobs.records import JobFailure
+from smflow.local_sagemaker.jobs.runner import JobRun, failure_tail, resource_config, write_config
 
 PROCESSING_ROOT = "/opt/ml/processing/"
 CONFIG_DIR = "/opt/ml/config"

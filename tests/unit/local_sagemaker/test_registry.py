@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from smflow.executors.base import is_not_found
-from smflow.executors.local.registry import ModelRegistry, RegistryError
+from smflow.local_sagemaker.registry import ModelRegistry, RegistryError
 
 GROUP = "churn-model"
 ARN_PREFIX = "arn:aws:sagemaker:us-east-1:000000000000"

@@ -1,0 +1,67 @@
+"""The `local` executor: the same requests, sent to the SageMaker emulated on this machine.
+
+A thin adapter, symmetric with `sagemaker.py`: API calls go to `smflow.local_sagemaker`'s operation table
+(as the sagemaker executor's go to the provider's hook), object-store verbs to its S3-like store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from smflow.executors.base import Executor
+from smflow.local_sagemaker.service import LocalSageMaker
+
+if TYPE_CHECKING:
+    from smflow.local_sagemaker.registry import ModelRegistry
+    from smflow.local_sagemaker.store import LocalStore
+
+
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, home: Path | None = None, store_root: Path | None = None):
+        self.service = LocalSageMaker(home, store_root)
+
+    @property
+    def home(self) -> Path:
+        return self.service.home
+
+    @property
+    def store(self) -> LocalStore:
+        return self.service.store
+
+    @property
+    def registry(self) -> ModelRegistry:
+        return self.service.registry
+
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        return self.service.call(operation, params)
+
+    def upload(self, source: Path, uri: str, *, tar: bool = False) -> None:
+        source = Path(source)
+        if not source.exists():
+            raise FileNotFoundError(f"{source}: nothing to upload to {uri} (no such file or directory)")
+        if tar:
+            self.store.upload_tar(source, uri)
+        elif source.is_dir():
+            self.store.upload_dir(source, uri)
+        else:
+            self.store.upload_file(source, uri)
+
+    def read_bytes(self, uri: str) -> bytes:
+        return self.store.read_bytes(uri)
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        self.store.write_bytes(uri, data)
+
+    def exists(self, uri: str) -> bool:
+        return self.store.exists(uri)
+
+    def read_log(self, operation: str, name: str, offset: int) -> tuple[str, int]:
+        return self.service.read_log(operation, name, offset)
+
+    def job_dir(self, operation: str, name: str) -> Path | None:
+        """The job's directory (log, request, private /opt/ml), for debugging and the CLI."""
+        return self.service.job_dir(operation, name)
