@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from smflow.executors.local import LocalExecutor
 from tests.integration.real_airflow.conftest import SLEEPY, Pipelines
 from tests.integration.real_airflow.deployment import AirflowApi, AirflowDeployment, Timeout, wait_until
 
@@ -29,6 +28,13 @@ def running_job(deployment: AirflowDeployment) -> str | None:
     return None
 
 
+def training_status(deployment: AirflowDeployment, name: str) -> dict:
+    """The job's DescribeTrainingJob response as the local SageMaker records it (`jobs/<kind>/<name>/`)."""
+    record = deployment.smflow_home / "jobs" / "training" / name / "description.json"
+    description: dict = json.loads(record.read_text())
+    return description
+
+
 def test_mark_failed_stops_the_running_job(api: AirflowApi, deployment: AirflowDeployment,
                                            pipelines: Pipelines) -> None:
     pipelines.copy(SLEEPY, "sleepy_long", replace={"pipeline: sleepy\n": "pipeline: sleepy_long\n",
@@ -39,21 +45,20 @@ def test_mark_failed_stops_the_running_job(api: AirflowApi, deployment: AirflowD
     ti = api.wait_for_ti(DAG_ID, run_id, TASK, {"running", "success", "failed", "upstream_failed"}, timeout=90)
     assert ti["state"] == "running", (ti, api.log(DAG_ID, run_id, TASK, 1))
     name = wait_until(lambda: running_job(deployment), timeout=60, what="the training job to be running")
-    local = LocalExecutor(home=deployment.smflow_home)
-    assert local.describe_job("CreateTrainingJob", name)["TrainingJobStatus"] == "InProgress"
+    assert training_status(deployment, name)["TrainingJobStatus"] == "InProgress"
 
     t0 = time.monotonic()
     api.set_state(DAG_ID, run_id, TASK, "failed")
     assert api.task_instance(DAG_ID, run_id, TASK)["state"] == "failed"
 
     def stopped() -> dict | None:
-        described = local.describe_job("CreateTrainingJob", name)
+        described = training_status(deployment, name)
         return described if described["TrainingJobStatus"] in ("Stopped", "Completed", "Failed") else None
 
     try:
         described = wait_until(stopped, timeout=STOP_WITHIN, what=f"{name} to end after Mark failed")
     except Timeout as e:
-        status = local.describe_job("CreateTrainingJob", name)["TrainingJobStatus"]
+        status = training_status(deployment, name)["TrainingJobStatus"]
         raise Timeout(f"{e}; it is still {status}; task log:\n{api.log(DAG_ID, run_id, TASK, 1)[-3000:]}") from None
     print(f"{name} ended {described['TrainingJobStatus']} {time.monotonic() - t0:.1f}s after Mark failed "
           f"({described.get('FailureReason')!r})")

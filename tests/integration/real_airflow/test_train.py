@@ -23,7 +23,7 @@ def test_demo_train_dag_succeeds(api: AirflowApi) -> None:
 
     started = time.monotonic()
     run = api.trigger(DAG_ID, note="real-airflow test")
-    ended = api.wait_for_run(DAG_ID, run["dag_run_id"], timeout=240)
+    ended = api.wait_for_run(DAG_ID, run["dag_run_id"], timeout=300)
     states = api.ti_states(DAG_ID, run["dag_run_id"])
     print(f"{DAG_ID} ran in {time.monotonic() - started:.1f}s: {states}")
 
