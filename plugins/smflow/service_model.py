@@ -12,8 +12,10 @@ from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel
 from botocore.validate import ParamValidator
 
+from smflow.errors import SmflowError
 
-class RequestValidationError(ValueError):
+
+class RequestValidationError(SmflowError, ValueError):
     pass
 
 

@@ -12,10 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from smflow.atomic_files import write_text_atomic
+from smflow.errors import SmflowError
 from smflow.settings import smflow_home
 
 
-class ImageResolutionError(ValueError):
+class ImageResolutionError(SmflowError, ValueError):
     pass
 
 

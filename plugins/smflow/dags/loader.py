@@ -29,6 +29,7 @@ import smflow
 from smflow import settings
 from smflow.atomic_files import replacing
 from smflow.compile.graph import FORMAT_VERSION, CompiledPipeline, compile_pipeline
+from smflow.errors import SmflowError
 from smflow.settings import smflow_home
 from smflow.spec.discovery import PipelineSource, discover
 from smflow.spec.errors import SpecError
@@ -115,7 +116,7 @@ def _read_index() -> dict[str, list[str]]:
         return {}
 
 
-class PipelineSpecImportError(ValueError):
+class PipelineSpecImportError(SmflowError, ValueError):
     """Raised by the error-report loader file; Airflow shows its message as that file's import error."""
 
 

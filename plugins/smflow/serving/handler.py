@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from smflow.errors import SmflowError
+
 JSON = "application/json"
 CSV = "text/csv"
 NPY = "application/x-npy"
@@ -64,7 +66,7 @@ _import_lock = threading.Lock()
 _module_counter = itertools.count(1)
 
 
-class HandlerLoadError(RuntimeError):
+class HandlerLoadError(SmflowError, RuntimeError):
     """The user's inference module cannot be found, imported or used as a SageMaker handler."""
 
 
@@ -72,7 +74,7 @@ class RequirementsNotSatisfiedError(HandlerLoadError):
     """`code/requirements.txt` names packages this environment lacks (SageMaker would pip-install them)."""
 
 
-class UnsupportedContentTypeError(ValueError):
+class UnsupportedContentTypeError(SmflowError, ValueError):
     """A request's Content-Type, or its Accept, has no decoder/encoder: the model server answers 415."""
 
     status_code = 415
@@ -88,7 +90,7 @@ class UnsupportedContentTypeError(ValueError):
         self.value = value
 
 
-class InvalidResponseError(RuntimeError):
+class InvalidResponseError(SmflowError, RuntimeError):
     """A handler returned something the model server cannot send (it would answer 503)."""
 
 

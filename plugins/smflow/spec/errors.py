@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from smflow.errors import SmflowError
+
 Path_ = tuple[str | int, ...]
 
 
@@ -53,7 +55,7 @@ class SpecIssue:
         return SpecIssue(self.file, self.line, self.col, format_key_path(path), self.message)
 
 
-class SpecError(ValueError):
+class SpecError(SmflowError, ValueError):
     """Raised once per load with every issue found, sorted by position."""
 
     def __init__(self, issues: Iterable[SpecIssue], error_paths: Sequence[Path_] = ()):

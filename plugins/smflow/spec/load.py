@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from smflow.errors import SmflowError
 from smflow.spec.errors import Path_, SpecError, SpecIssue, format_key_path
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
@@ -124,7 +125,7 @@ MAX_NODES = 200_000  # far beyond any real spec; stops "billion laughs" alias ex
 MAX_DEPTH = 100
 
 
-class DocumentTooLargeError(Exception):
+class DocumentTooLargeError(SmflowError):
     pass
 
 
