@@ -214,22 +214,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
-    from smflow.settings import checked_home, registry_path
+    """Through the executor protocol: the local registry (SQLite in the smflow home) or AWS's."""
+    from smflow import settings
+    from smflow.executors import make_executor
 
-    checked_home(create=False)
-    path = registry_path()
-    if not path.exists():  # reading must not create the home or an empty registry
-        if args.action == "list":
-            if args.json:
-                print("[]")
-            else:
-                print(f"no model registry yet ({path} does not exist); a pipeline's register step creates it")
-            return EXIT_OK
-        raise UserError(f"no model registry at {path}: nothing has been registered with this SMFLOW_HOME yet "
-                        "(check SMFLOW_HOME, or run a pipeline with a register step first)")
-    from smflow.local_sagemaker.registry import ModelRegistry
-
-    registry = ModelRegistry(path)
+    executor_name = args.executor or settings.get("executor")
+    if executor_name == "local":
+        settings.checked_home(create=False)
+        path = settings.registry_path()
+        if not path.exists():  # reading must not create the home or an empty registry
+            if args.action == "list":
+                if args.json:
+                    print("[]")
+                else:
+                    print(f"no model registry yet ({path} does not exist); a pipeline's register step creates it")
+                return EXIT_OK
+            raise UserError(f"no model registry at {path}: nothing has been registered with this SMFLOW_HOME yet "
+                            "(check SMFLOW_HOME, or run a pipeline with a register step first)")
+    try:
+        registry = make_executor(executor_name).model_registry()
+    except ValueError as e:
+        raise UserError(str(e)) from None
     try:
         if args.action == "list":
             rows = registry.list_versions(args.group)
@@ -294,13 +299,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Airflow's own INFO logs too; on an internal error, the traceback on stderr")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("registry", parents=[common], help="the local model registry")
+    p = sub.add_parser("registry", parents=[common], help="the model registry (local; AWS with --executor sagemaker)")
+    registry_common = argparse.ArgumentParser(add_help=False)
+    registry_common.add_argument("--executor", choices=["local", "sagemaker"], default=None,
+                                 help="whose registry: local (default: the executor setting) or sagemaker (AWS)")
     rsub = p.add_subparsers(dest="action", required=True)
-    r = rsub.add_parser("list", parents=[common])
+    r = rsub.add_parser("list", parents=[common, registry_common])
     r.add_argument("--group")
     r.add_argument("--json", action="store_true")
     for action in ("approve", "reject"):
-        r = rsub.add_parser(action, parents=[common])
+        r = rsub.add_parser(action, parents=[common, registry_common])
         r.add_argument("group")
         r.add_argument("version", type=int)
         r.add_argument("--note")

@@ -68,3 +68,12 @@ def key_problem(key: str) -> str | None:
         if len(segment.encode("utf-8", "surrogatepass")) > NAME_MAX:
             return f"a key segment is longer than {NAME_MAX} bytes, which the local store cannot hold as a file name"
     return None
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/a/b` → (`bucket`, `a/b`), only the scheme checked (ValueError otherwise): the one split
+    both executors use; the local store then applies the naming rules above."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key

@@ -14,6 +14,11 @@ EXECUTORS = ("local", "sagemaker")
 @lru_cache(maxsize=8)
 def get_executor(name: str = "local") -> Executor:
     """One executor instance per name and process (imports stay lazy: Airflow parses DAGs without them)."""
+    return make_executor(name)
+
+
+def make_executor(name: str = "local") -> Executor:
+    """A new executor reading the settings now in force (the CLI's; tasks share `get_executor`'s)."""
     if name == "local":
         from smflow.executors.local import LocalExecutor
 

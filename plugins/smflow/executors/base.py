@@ -12,7 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -24,6 +24,9 @@ from smflow.sagemaker_api import (
     is_not_found,
     not_found_error,
 )
+
+if TYPE_CHECKING:
+    from smflow.local_sagemaker.registry.read_model import RegistryReader
 
 __all__ = ["FAILED_STATUSES", "JOB_KINDS", "TERMINAL_STATUSES", "Executor", "JobFailedError", "JobKind",
            "JobTimeoutError", "is_not_found", "not_found_error"]  # the vocabulary, re-exported for executor users
@@ -68,6 +71,12 @@ class Executor(ABC):
 
     @abstractmethod
     def exists(self, uri: str) -> bool: ...
+
+    def model_registry(self) -> RegistryReader:
+        """The model registry this executor reaches, for `smflow registry` (through the SageMaker API)."""
+        from smflow.local_sagemaker.registry.read_model import RegistryView
+
+        return RegistryView(self.call)
 
     def read_log(self, operation: str, name: str, offset: int) -> tuple[str, int]:
         """New log text of a job since `offset`, and the next offset; executors without logs return ''."""

@@ -36,6 +36,10 @@ class LocalExecutor(Executor):
     def registry(self) -> ModelRegistry:
         return self.service.registry
 
+    def model_registry(self) -> ModelRegistry:
+        """The local registry answers the CLI's questions from SQLite (same summaries as through the API)."""
+        return self.service.registry
+
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return self.service.call(operation, params)
 

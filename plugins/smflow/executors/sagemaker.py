@@ -18,14 +18,8 @@ from botocore import xform_name
 
 from smflow import settings
 from smflow.executors.base import Executor
+from smflow.s3_names import split_s3_uri
 from smflow.tarball import pack_tarball
-
-
-def split_s3(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
 
 
 class SageMakerExecutor(Executor):
@@ -54,7 +48,7 @@ class SageMakerExecutor(Executor):
         return dict(response)
 
     def upload(self, source: Path, uri: str, *, tar: bool = False) -> None:
-        bucket, key = split_s3(uri)
+        bucket, key = split_s3_uri(uri)
         if tar:
             with tempfile.TemporaryDirectory() as tmp:
                 archive = Path(tmp) / "archive.tar.gz"
@@ -68,16 +62,16 @@ class SageMakerExecutor(Executor):
             self.s3.upload_file(str(source), bucket, key)
 
     def read_bytes(self, uri: str) -> bytes:
-        bucket, key = split_s3(uri)
+        bucket, key = split_s3_uri(uri)
         buffer = io.BytesIO()
         self.s3.download_fileobj(bucket, key, buffer)
         return buffer.getvalue()
 
     def write_bytes(self, uri: str, data: bytes) -> None:
-        bucket, key = split_s3(uri)
+        bucket, key = split_s3_uri(uri)
         self.s3.put_object(Bucket=bucket, Key=key, Body=data)
 
     def exists(self, uri: str) -> bool:
-        bucket, key = split_s3(uri)
+        bucket, key = split_s3_uri(uri)
         listed = self.s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
         return bool(listed.get("KeyCount"))

@@ -44,6 +44,7 @@ from smflow.local_sagemaker.jobs.records import (
     write_json_atomic,
 )
 from smflow.local_sagemaker.store import InvalidUriError, LocalStore
+from smflow.local_sagemaker.timestamps import as_datetime
 from smflow.sagemaker_api import (
     JOB_OPERATIONS,
     PROCESSING,
@@ -73,15 +74,6 @@ def to_boto(value: Any, shape: Shape | None) -> Any:
     if shape.type_name == "map" and isinstance(value, dict):
         return {k: to_boto(v, shape.value) for k, v in value.items()}  # type: ignore[attr-defined]
     return value
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class LocalSageMaker:
@@ -250,7 +242,7 @@ class LocalSageMaker:
         self._reap()
         pid = job.read_pid(job.runner_pid_file)
         if pid is None:
-            age = datetime.now(UTC) - _as_datetime(description["CreationTime"])
+            age = datetime.now(UTC) - as_datetime(description["CreationTime"])
             if age.total_seconds() < RUNNER_START_GRACE_SECONDS:
                 return description
             reason = "local job runner never started (no runner.pid)"
@@ -417,8 +409,8 @@ def _output_uris(params: Mapping[str, Any]) -> list[str]:
 
 
 def _in_window(description: Mapping[str, Any], key: str, params: Mapping[str, Any]) -> bool:
-    value = _as_datetime(description[key]) if key in description else None
+    value = as_datetime(description[key]) if key in description else None
     if value is None:
         return True
     after, before = params.get(f"{key}After"), params.get(f"{key}Before")
-    return (after is None or value > _as_datetime(after)) and (before is None or value < _as_datetime(before))
+    return (after is None or value > as_datetime(after)) and (before is None or value < as_datetime(before))

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from smflow.atomic_files import is_stale, remove_stale, replacing
-from smflow.s3_names import bucket_name_problem, key_problem
+from smflow.s3_names import bucket_name_problem, key_problem, split_s3_uri
 from smflow.tarball import pack_tarball
 
 SCHEME = "s3://"
@@ -50,9 +50,10 @@ class OutsideStoreError(InvalidUriError):
 def split_uri(uri: str) -> tuple[str, str]:
     """`s3://bucket/a/b` → (`bucket`, `a/b`); rejects anything that is not an s3 URI, invalid bucket names and
     keys that cannot stay inside their bucket's folder (empty segments are dropped, as before)."""
-    if not isinstance(uri, str) or not uri.startswith(SCHEME):
-        raise InvalidUriError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[len(SCHEME):].partition("/")
+    try:
+        bucket, key = split_s3_uri(uri)
+    except ValueError as e:
+        raise InvalidUriError(str(e)) from None
     if not bucket:
         raise InvalidUriError(f"{uri!r} has no bucket name")
     problem = bucket_name_problem(bucket)

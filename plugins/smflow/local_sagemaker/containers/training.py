@@ -31,13 +31,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smflow.local_sagemaker.containers.staging import TarballError, extract_tarball
 from smflow.local_sagemaker.jobs.records import JobFailure, now_iso
 from smflow.local_sagemaker.jobs.runner import JobRun, failure_tail, resource_config, write_config
 from smflow.local_sagemaker.jobs.sandbox import ContainerResult, SandboxError, compile_metrics
@@ -275,9 +275,8 @@ def _fetch_code(run: JobRun, submit_dir: str, code_dir: Path) -> None:
         raise JobFailure(f"ClientError: {where}: no such object in the local store ({source}); upload the "
                          "source tarball first")
     try:
-        with tarfile.open(source) as tar:
-            tar.extractall(code_dir, filter="data")
-    except (tarfile.TarError, OSError) as e:
+        extract_tarball(source, code_dir)
+    except TarballError as e:
         raise JobFailure(f"ClientError: {where}: cannot unpack {source}: {e}") from e
 
 

@@ -19,10 +19,8 @@ are not records.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import sys
-import tarfile
 import time
 import traceback
 import zlib
@@ -41,6 +39,7 @@ from smflow.local_sagemaker.containers.dataprocessing import (
     serialize_record,
     split_response,
 )
+from smflow.local_sagemaker.containers.staging import ManifestError, TarballError, extract_tarball, parse_manifest
 from smflow.local_sagemaker.requirements import RequirementsInstallError, satisfy_requirements
 from smflow.local_sagemaker.store import InvalidUriError, LocalStore, ObjectNotFoundError, split_uri
 from smflow.serving.handler import (
@@ -335,11 +334,9 @@ def _extract_tar(store: LocalStore, uri: str, dest: Path, field: str) -> None:
     path = store.path_for(uri)
     if not path.is_file():
         raise ObjectNotFoundError(uri, store.root)
-    dest.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(path, "r:*") as archive:
-            archive.extractall(dest, filter="data")
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        extract_tarball(path, dest)
+    except TarballError as e:
         raise TransformJobError(f"{field} {uri} is not a readable .tar.gz archive ({e}); pack it with "
                                 "`tar -czf model.tar.gz -C <dir> .`") from e
 
@@ -388,20 +385,21 @@ def _list_inputs(settings: TransformSettings, store: LocalStore) -> list[tuple[s
 
 def _manifest_inputs(uri: str, store: LocalStore) -> list[tuple[str, str]]:
     try:
-        manifest = json.loads(store.read_bytes(uri))
-    except (ObjectNotFoundError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        prefix, keys = parse_manifest(store.read_bytes(uri))
+    except ObjectNotFoundError as e:
         raise TransformJobError(f"manifest {uri} cannot be read as JSON: {e}") from e
-    head = manifest[0] if isinstance(manifest, list) and manifest else None
-    if not isinstance(head, Mapping) or not isinstance(head.get("prefix"), str) or not all(
-        isinstance(key, str) for key in manifest[1:]
-    ):
-        raise TransformJobError(f'manifest {uri} must be [{{"prefix": "s3://bucket/path/"}}, "key1", "key2", ...]')
-    prefix = head["prefix"] if head["prefix"].endswith("/") else head["prefix"] + "/"
-    missing = [key for key in manifest[1:] if not store.exists(prefix + key)]
+    except ManifestError as e:
+        if e.kind == "json":
+            raise TransformJobError(f"manifest {uri} cannot be read as JSON: {e.detail}") from e
+        if e.kind == "shape":
+            raise TransformJobError(f'manifest {uri} must be [{{"prefix": "s3://bucket/path/"}}, "key1", "key2", ...]'
+                                    ) from e
+        raise TransformJobError(f"manifest {uri} {e.detail}") from e
+    missing = [key for key in keys if not store.exists(prefix + key)]
     if missing:
         raise TransformJobError(f"manifest {uri} lists objects that do not exist under {prefix}: "
                                 f"{', '.join(missing[:5])}")
-    return [(prefix + key, key) for key in manifest[1:]]
+    return [(prefix + key, key) for key in keys]
 
 
 def _read_object(uri: str, relative: str, settings: TransformSettings, store: LocalStore) -> bytes:

@@ -28,14 +28,15 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from smflow.atomic_files import replacing, write_text_atomic
+from smflow.local_sagemaker.jobs.processes import proc_stat_fields
+from smflow.local_sagemaker.timestamps import now_iso
 from smflow.sagemaker_api import ACTIVE_STATUSES, JOB_KINDS_BY_DIRECTORY, JobKind
 
-__all__ = ["ACTIVE_STATUSES"]  # re-exported: the executor reads it with the job records
+__all__ = ["ACTIVE_STATUSES", "now_iso"]  # re-exported: the service and runner read them with the records
 
 MAX_FAILURE_REASON = 1024  # SageMaker's FailureReason limit
 RUNNER_START_GRACE_SECONDS = 30.0
@@ -65,10 +66,6 @@ class JobStopped(BaseException):
 
 class JobExistsError(FileExistsError):
     pass
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def clip_reason(reason: str) -> str:
@@ -134,13 +131,8 @@ class ProcessId:
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses: split after its closing paren.
-    fields = raw[raw.rfind(")") + 2:].split()
-    return fields[0], int(fields[19])
+    fields = proc_stat_fields(pid)
+    return None if fields is None else (fields[0], int(fields[19]))
 
 
 def _start_ticks(pid: int) -> int | None:

@@ -27,7 +27,6 @@ from typing import IO, Any
 from smflow.local_sagemaker.jobs import sandbox as sandboxes
 from smflow.local_sagemaker.jobs.records import MAX_FAILURE_REASON, JobDir, JobFailure, JobStopped, now_iso
 from smflow.local_sagemaker.store import InvalidUriError, LocalStore, ObjectNotFoundError
-from smflow.s3_names import key_problem
 from smflow.sagemaker_api import JOB_KINDS_BY_DIRECTORY
 
 
@@ -126,24 +125,16 @@ class JobRun:
         return pairs
 
     def _manifest_objects(self, uri: str, where: str) -> list[tuple[str, str]]:
+        from smflow.local_sagemaker.containers.staging import ManifestError, parse_manifest
+
         try:
-            manifest = json.loads(self.store.read_bytes(uri))
+            base, keys = parse_manifest(self.store.read_bytes(uri))
         except ObjectNotFoundError as e:
             raise JobFailure(f"ClientError: {where}: manifest file {uri} not found in the local store") from e
-        except ValueError as e:
-            raise JobFailure(f"ClientError: {where}: manifest file {uri} is not JSON: {e}") from e
-        if (not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict)
-                or not isinstance(manifest[0].get("prefix"), str)
-                or not all(isinstance(key, str) for key in manifest[1:])):
-            raise JobFailure(f"ClientError: {where}: manifest file {uri} must be a JSON list "
-                             '[{"prefix": "s3://bucket/prefix/"}, "relative/key1", ...]')
-        prefix = manifest[0]["prefix"]
-        base = prefix if prefix.endswith("/") else prefix + "/"
-        for key in manifest[1:]:
-            problem = "an absolute path" if key.startswith("/") else key_problem(key)
-            if problem:  # the key is also where the object lands in the channel: it must stay inside it
-                raise JobFailure(f"ClientError: {where}: manifest file {uri} lists {key!r}: {problem}")
-        return [(base + key, key) for key in manifest[1:]]
+        except ManifestError as e:
+            detail = f"is not JSON: {e.detail}" if e.kind == "json" else e.detail
+            raise JobFailure(f"ClientError: {where}: manifest file {uri} {detail}") from e
+        return [(base + key, key) for key in keys]
 
     # ---- the container --------------------------------------------------------------------------
 

@@ -36,12 +36,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
 from smflow import settings
+from smflow.local_sagemaker.jobs.processes import proc_stat_fields
+from smflow.local_sagemaker.timestamps import now_iso
 
 CONTAINER_ROOT = "/opt/ml"
 MODES = ("bwrap", "unshare", "paths")
@@ -243,7 +244,7 @@ class _LogPump:
             except (TypeError, ValueError):
                 continue
             with self.lock:
-                self.values[metric.name] = (value, datetime.now(UTC).isoformat())
+                self.values[metric.name] = (value, now_iso())
 
 
 def _set_parent_death_signal() -> None:
@@ -340,12 +341,8 @@ def _group_members(pgid: int) -> list[int]:
     for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
         if not entry.name.isdigit():
             continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2:].split()
-        if int(fields[2]) == pgid:
+        fields = proc_stat_fields(entry.name)
+        if fields is not None and int(fields[2]) == pgid:
             members.append(int(entry.name))
     return members
 

@@ -1,5 +1,6 @@
 """SageMaker's Model Registry (model package groups and versioned packages) on this machine."""
 
-from smflow.local_sagemaker.registry.store import APPROVAL_STATUSES, ModelRegistry, RegistryDamagedError, RegistryError
+from smflow.local_sagemaker.registry.read_model import APPROVAL_STATUSES, RegistryError, RegistryView
+from smflow.local_sagemaker.registry.store import ModelRegistry, RegistryDamagedError
 
-__all__ = ["APPROVAL_STATUSES", "ModelRegistry", "RegistryDamagedError", "RegistryError"]
+__all__ = ["APPROVAL_STATUSES", "ModelRegistry", "RegistryDamagedError", "RegistryError", "RegistryView"]

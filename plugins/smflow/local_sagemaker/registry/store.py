@@ -22,7 +22,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,10 +31,11 @@ from botocore.exceptions import ClientError
 
 from smflow import settings
 from smflow.errors import UserError
+from smflow.local_sagemaker.registry.read_model import APPROVAL_STATUSES, RegistryError, version_summary
+from smflow.local_sagemaker.timestamps import as_datetime, now_iso
 from smflow.sagemaker_api import client_error, not_found_error, validation_error
 from smflow.service_model import request_problems
 
-APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 _GROUP_NAME_HELP = "1-63 letters, digits and hyphens, starting and ending with a letter or digit"
 _METADATA_EXTRA_CHARS = frozenset("_.:/=+-@")
 _SCHEMA = """
@@ -69,23 +70,11 @@ _ECHOED_FIELDS = (
 )
 
 
-class RegistryError(ValueError):
-    """A friendly-method (CLI) error whose message says what to do."""
-
-
 def _validate_shape(operation: str, params: Mapping[str, Any]) -> None:
     """The client-side checks boto3 runs before sending (required, unknown, types, lengths)."""
     problems = request_problems(operation, params)
     if problems:
         raise validation_error(operation, f"Invalid parameters for {operation}: {problems}")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _as_datetime(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"  # https://www.sqlite.org/fileformat.html#the_database_header
@@ -206,7 +195,7 @@ class ModelRegistry:
                                         f"Model Package Group already exists: {self.group_arn(name)}")
             conn.execute(
                 "INSERT INTO model_package_groups (name, description, tags, creation_time) VALUES (?, ?, ?, ?)",
-                (name, params.get("ModelPackageGroupDescription"), json.dumps(params.get("Tags") or []), _now()),
+                (name, params.get("ModelPackageGroupDescription"), json.dumps(params.get("Tags") or []), now_iso()),
             )
         return {"ModelPackageGroupArn": self.group_arn(name)}
 
@@ -255,7 +244,7 @@ class ModelRegistry:
         description = {
             "ModelPackageGroupName": row["name"],
             "ModelPackageGroupArn": self.group_arn(row["name"]),
-            "CreationTime": _as_datetime(row["creation_time"]),
+            "CreationTime": as_datetime(row["creation_time"]),
             "CreatedBy": {},
             "ModelPackageGroupStatus": "Completed",
         }
@@ -296,7 +285,7 @@ class ModelRegistry:
                 if existing is not None:
                     return {"ModelPackageArn": self.package_arn(group, existing["version"])}
             version = group_row["next_version"]
-            now = _now()
+            now = now_iso()
             conn.execute(
                 "INSERT INTO model_packages (group_name, version, approval_status, client_token, creation_time, "
                 "last_modified_time, request, approval_description, customer_metadata) "
@@ -364,7 +353,7 @@ class ModelRegistry:
                 "last_modified_time = ? WHERE group_name = ? AND version = ?",
                 (params.get("ModelApprovalStatus", row["approval_status"]),
                  params.get("ApprovalDescription", row["approval_description"]),
-                 json.dumps(metadata), _now(), row["group_name"], version),
+                 json.dumps(metadata), now_iso(), row["group_name"], version),
             )
         return {"ModelPackageArn": self.package_arn(row["group_name"], version)}
 
@@ -403,13 +392,13 @@ class ModelRegistry:
             "ModelPackageGroupName": group,
             "ModelPackageVersion": version,
             "ModelPackageArn": self.package_arn(group, version),
-            "CreationTime": _as_datetime(row["creation_time"]),
+            "CreationTime": as_datetime(row["creation_time"]),
             "ModelPackageStatus": "Completed",
             "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
             "CertifyForMarketplace": False,
             "ModelApprovalStatus": row["approval_status"],
             "CreatedBy": {},
-            "LastModifiedTime": _as_datetime(row["last_modified_time"]),
+            "LastModifiedTime": as_datetime(row["last_modified_time"]),
         }
         description.update(json.loads(row["request"]))
         if row["approval_description"] is not None:
@@ -425,13 +414,7 @@ class ModelRegistry:
     def _time_filters(where: list[str], args: list[Any], params: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
         for key, op in (("CreationTimeAfter", ">"), ("CreationTimeBefore", "<")):
             if params.get(key) is not None:
-                moment = params[key]
-                if isinstance(moment, int | float):
-                    moment = datetime.fromtimestamp(moment, UTC)
-                elif isinstance(moment, str):
-                    moment = datetime.fromisoformat(moment)
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=UTC)
+                moment = as_datetime(params[key])
                 where.append(f"creation_time {op} ?")
                 args.append(moment.astimezone(UTC).isoformat(timespec="microseconds"))
         return where, args
@@ -519,21 +502,7 @@ class ModelRegistry:
                             f"{', '.join(known) or 'none (run a training pipeline with a register step first)'}")
 
     def _summary(self, row: sqlite3.Row) -> dict[str, Any]:
-        request = json.loads(row["request"])
-        containers = (request.get("InferenceSpecification") or {}).get("Containers") or [{}]
-        return {
-            "group": row["group_name"],
-            "version": row["version"],
-            "arn": self.package_arn(row["group_name"], row["version"]),
-            "status": row["approval_status"],
-            "created": row["creation_time"],
-            "modified": row["last_modified_time"],
-            "description": request.get("ModelPackageDescription"),
-            "approval_description": row["approval_description"],
-            "image": containers[0].get("Image"),
-            "model_data_url": containers[0].get("ModelDataUrl"),
-            "metadata": json.loads(row["customer_metadata"]),
-        }
+        return version_summary(self._package_description(row))
 
 
 # ---- server-side validation (what botocore's client-side validator does not check) -------------
