@@ -373,3 +373,16 @@ def test_channel_names_must_be_unique(executor: LocalExecutor) -> None:
                               channels=[channel("train", "s3://ml-bucket/a"), channel("train", "s3://ml-bucket/b")])
     with pytest.raises(ClientError, match="ChannelName 'train' is used twice"):
         executor.call(OP, req)
+
+
+def test_the_training_toolkit_environment_is_a_pure_function_of_the_request() -> None:
+    from smflow.local_sagemaker.containers.training import ChannelPlan, training_environment
+
+    request = {"ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 1}}
+    channels = [ChannelPlan("train", "s3://b/train/", "S3Prefix", "File", {"TrainingInputMode": "File"})]
+    env = training_environment(request, "job-1", {"sagemaker_program": "train.py"}, {"epochs": 3}, channels)
+    assert env["SM_CHANNEL_TRAIN"] == "/opt/ml/input/data/train"
+    assert env["SM_HP_EPOCHS"] == "3" and env["SM_USER_ARGS"] == '["--epochs","3"]'
+    assert env["SM_MODULE_NAME"] == "train" and env["SM_CURRENT_INSTANCE_TYPE"] == "ml.m5.xlarge"
+    assert json.loads(env["SM_TRAINING_ENV"])["job_name"] == "job-1"
+    assert training_environment(request, "job-1", {"sagemaker_program": "train.py"}, {"epochs": 3}, channels) == env

@@ -32,7 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,11 +142,16 @@ def to_env_vars(mapping: Mapping[str, Any]) -> dict[str, str]:
 
 
 def training_environment(
-    run: JobRun, framework: Mapping[str, Any], user: Mapping[str, Any], channels: Sequence[ChannelPlan],
+    request: Mapping[str, Any], job_name: str, framework: Mapping[str, Any], user: Mapping[str, Any],
+    channels: Sequence[ChannelPlan], visible_path: Callable[[str], str] = str,
 ) -> dict[str, str]:
-    """The SM_* variables TTK `Environment.to_env_vars` exports, with paths as the job sees them."""
-    p = run.sandbox.visible_path
-    instance_type = (run.request.get("ResourceConfig") or {}).get("InstanceType", "local")
+    """The SM_* variables TTK `Environment.to_env_vars` exports, with paths as the job sees them.
+
+    A pure function of the CreateTrainingJob request, the job name, the decoded hyperparameters (framework
+    `sagemaker_*` ones and the user's), the channels and how /opt/ml paths appear inside the sandbox.
+    """
+    p = visible_path
+    instance_type = (request.get("ResourceConfig") or {}).get("InstanceType", "local")
     resources = resource_config(instance_type)
     program = framework.get("sagemaker_program")
     module_name = str(program)
@@ -175,7 +180,7 @@ def training_environment(
         "is_hetero": False,
         "is_master": True,
         "is_modelparallel_enabled": None,
-        "job_name": run.job.name,
+        "job_name": job_name,
         "log_level": framework.get("sagemaker_container_log_level", DEFAULT_LOG_LEVEL),
         "master_hostname": "algo-1",
         "model_dir": p("/opt/ml/model"),
@@ -397,7 +402,8 @@ def _environment(run: JobRun, framework: Mapping[str, Any], user: Mapping[str, A
 
     env = run.base_environment()
     env.update({k: run.sandbox.rewrite(v) for k, v in (run.request.get("Environment") or {}).items()})
-    env.update(training_environment(run, framework, user, channels))
+    env.update(training_environment(run.request, run.job.name, framework, user, channels,
+                                   run.sandbox.visible_path))
     description = run.job.description()
     env.update({
         "TRAINING_JOB_NAME": run.job.name,
