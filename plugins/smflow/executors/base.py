@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from smflow.errors import SmflowError
 from smflow.sagemaker_api import (
     FAILED_STATUSES,
     JOB_KINDS,
@@ -32,7 +33,7 @@ __all__ = ["FAILED_STATUSES", "JOB_KINDS", "TERMINAL_STATUSES", "Executor", "Job
            "JobTimeoutError", "is_not_found", "not_found_error"]  # the vocabulary, re-exported for executor users
 
 
-class JobFailedError(RuntimeError):
+class JobFailedError(SmflowError, RuntimeError):
     """A job ended Failed or Stopped; carries the describe response so callers can log the reason."""
 
     def __init__(self, name: str, status: str, reason: str, description: Mapping[str, Any]):
@@ -43,7 +44,7 @@ class JobFailedError(RuntimeError):
         self.description = dict(description)
 
 
-class JobTimeoutError(TimeoutError):
+class JobTimeoutError(SmflowError, TimeoutError):
     pass
 
 

@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
+from smflow.errors import SmflowError
+
 REQUIREMENTS_FILE = "requirements.txt"
 ALREADY_SATISFIED = "requirements.txt is already satisfied by this environment; nothing to install"
 
 
-class RequirementsInstallError(RuntimeError):
+class RequirementsInstallError(SmflowError, RuntimeError):
     """pip could not install the requirements this environment lacks."""
 
     def __init__(self, exit_code: int, missing: list[str]):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from smflow.atomic_files import is_stale, remove_stale, replacing
+from smflow.errors import SmflowError
 from smflow.s3_names import bucket_name_problem, key_problem, split_s3_uri
 from smflow.tarball import pack_tarball
 
@@ -20,7 +21,7 @@ SCHEME = "s3://"
 _PART_SUFFIX = ".smflow-part"
 
 
-class ObjectNotFoundError(FileNotFoundError):
+class ObjectNotFoundError(SmflowError, FileNotFoundError):
     """No object (or no object under a prefix) at an `s3://` URI."""
 
     def __init__(self, uri: str, root: Path):
@@ -31,7 +32,7 @@ class ObjectNotFoundError(FileNotFoundError):
         self.uri = uri
 
 
-class InvalidUriError(ValueError):
+class InvalidUriError(SmflowError, ValueError):
     pass
 
 

@@ -19,13 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from smflow.errors import SmflowError
+
 CSV_FORMAT = "csv"
 JSON_FORMAT = "json"
 _FORMATS = {"text/csv": CSV_FORMAT, "application/json": JSON_FORMAT, "application/jsonlines": JSON_FORMAT}
 JSONPATH_HELP = "supported: $, $.name, $.*, $['a','b'], $[i], $[i,j] (negative allowed), $[start:end]"
 
 
-class DataProcessingError(ValueError):
+class DataProcessingError(SmflowError, ValueError):
     """A filter that cannot be parsed, or a record it cannot be applied to."""
 
 

@@ -12,10 +12,11 @@ import tarfile
 import zlib
 from pathlib import Path
 
+from smflow.errors import SmflowError
 from smflow.s3_names import key_problem
 
 
-class ManifestError(ValueError):
+class ManifestError(SmflowError, ValueError):
     """A manifest file SageMaker would refuse; `kind` is "json", "shape" or "key", `detail` says more."""
 
     def __init__(self, kind: str, detail: str):
@@ -51,7 +52,7 @@ def parse_manifest(data: bytes) -> tuple[str, list[str]]:
     return base, keys
 
 
-class TarballError(ValueError):
+class TarballError(SmflowError, ValueError):
     """An archive that cannot be unpacked (not a tar, truncated, bad gzip)."""
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from smflow.errors import SmflowError
 from smflow.local_sagemaker.containers.dataprocessing import (
     DataProcessing,
     DataProcessingError,
@@ -56,7 +57,7 @@ MAX_PAYLOAD_LIMIT_MB = 100
 MODEL_CODE_DIR = "/opt/ml/model"
 
 
-class TransformJobError(RuntimeError):
+class TransformJobError(SmflowError, RuntimeError):
     """A user-facing failure; `reason` becomes the job's FailureReason."""
 
     def __init__(self, reason: str):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from smflow.atomic_files import replacing, write_text_atomic
+from smflow.errors import SmflowError
 from smflow.local_sagemaker.jobs.processes import proc_stat_fields
 from smflow.local_sagemaker.timestamps import now_iso
 from smflow.sagemaker_api import ACTIVE_STATUSES, JOB_KINDS_BY_DIRECTORY, JobKind
@@ -42,7 +43,7 @@ MAX_FAILURE_REASON = 1024  # SageMaker's FailureReason limit
 RUNNER_START_GRACE_SECONDS = 30.0
 
 
-class JobFailure(Exception):
+class JobFailure(SmflowError):
     """The job failed for a reason its author can act on; `reason` becomes FailureReason."""
 
     def __init__(self, reason: str, fields: Mapping[str, Any] | None = None):
@@ -64,7 +65,7 @@ class JobStopped(BaseException):
         self.secondary_status = secondary_status
 
 
-class JobExistsError(FileExistsError):
+class JobExistsError(SmflowError, FileExistsError):
     pass
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO
 
 from smflow import settings
+from smflow.errors import SmflowError
 from smflow.local_sagemaker.jobs.processes import proc_stat_fields
 from smflow.local_sagemaker.timestamps import now_iso
 
@@ -50,7 +51,7 @@ STDERR_TAIL_LINES = 20
 _PR_SET_PDEATHSIG = 1
 
 
-class SandboxError(RuntimeError):
+class SandboxError(SmflowError, RuntimeError):
     pass
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from smflow.errors import SmflowError
+
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 
 Call = Callable[[str, Mapping[str, Any]], dict[str, Any]]
@@ -27,7 +29,7 @@ class RegistryReader(Protocol):
     def latest_approved(self, group: str) -> dict[str, Any] | None: ...
 
 
-class RegistryError(ValueError):
+class RegistryError(SmflowError, ValueError):
     """A read-model (CLI) error whose message says what to do."""
 
 
