@@ -83,6 +83,11 @@ class Executor(ABC):
         """New log text of a job since `offset`, and the next offset; executors without logs return ''."""
         return "", offset
 
+    def read_log_lines(self, operation: str, name: str, offset: int) -> tuple[list[tuple[str, bool]], int]:
+        """`read_log` as (line, written to stderr?) pairs; where the streams are merged, all count as stdout."""
+        text, end = self.read_log(operation, name, offset)
+        return [(line, False) for line in text.splitlines()], end
+
     # ---- job helpers shared by both executors -------------------------------------------------
 
     def describe_job(self, operation: str, name: str) -> dict[str, Any] | None:
@@ -112,13 +117,13 @@ class Executor(ABC):
         *,
         poll_seconds: float = 1.0,
         timeout_seconds: float | None = None,
-        on_log: Callable[[str], None] | None = None,
+        on_log: Callable[[str, bool], None] | None = None,
         log_offset: int = 0,
     ) -> dict[str, Any]:
         """Poll until the job is terminal; raise `JobFailedError` on Failed *or* Stopped.
 
-        Log lines from `log_offset` on go to `on_log`. A timeout stops the job before raising, unlike the
-        provider's `check_status`, which leaves it running.
+        Log lines from `log_offset` on go to `on_log(line, written_to_stderr)`. A timeout stops the job before
+        raising, unlike the provider's `check_status`, which leaves it running.
         """
         kind = JOB_KINDS[operation]
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
@@ -128,9 +133,9 @@ class Executor(ABC):
             if description is None:
                 raise not_found_error(kind.describe, f"Could not find job {name}")
             if on_log is not None:
-                text, offset = self.read_log(operation, name, offset)
-                for line in text.splitlines():
-                    on_log(line)
+                lines, offset = self.read_log_lines(operation, name, offset)
+                for line, stderr in lines:
+                    on_log(line, stderr)
             status = description[kind.status_key]
             if status in TERMINAL_STATUSES:
                 if status in FAILED_STATUSES:

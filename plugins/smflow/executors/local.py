@@ -66,6 +66,9 @@ class LocalExecutor(Executor):
     def read_log(self, operation: str, name: str, offset: int) -> tuple[str, int]:
         return self.service.read_log(operation, name, offset)
 
+    def read_log_lines(self, operation: str, name: str, offset: int) -> tuple[list[tuple[str, bool]], int]:
+        return self.service.read_log_lines(operation, name, offset)
+
     def job_dir(self, operation: str, name: str) -> Path | None:
         """The job's directory (log, request, private /opt/ml), for debugging and the CLI."""
         return self.service.job_dir(operation, name)

@@ -93,3 +93,6 @@ class LocalSageMaker:
 
     def read_log(self, operation: str, name: str, offset: int) -> tuple[str, int]:
         return self.jobs.read_log(operation, name, offset)
+
+    def read_log_lines(self, operation: str, name: str, offset: int) -> tuple[list[tuple[str, bool]], int]:
+        return self.jobs.read_log_lines(operation, name, offset)

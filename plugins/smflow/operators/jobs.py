@@ -9,6 +9,7 @@ new job. `fresh_jobs` / `fresh_tasks` in the run's params ask for new jobs even 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
@@ -93,7 +94,8 @@ class JobOperator(SmflowOperator):
         poll = self.poll_seconds if self.poll_seconds is not None else (0.2 if executor.name == "local" else 30.0)
         try:
             description = executor.wait_for_job(self.operation, name, poll_seconds=poll, log_offset=log_offset,
-                                                on_log=lambda line: self.log.info("[%s] %s", name, line))
+                                                on_log=lambda line, stderr: self.log.log(
+                                                    logging.WARNING if stderr else logging.INFO, "[%s] %s", name, line))
         except JobFailedError as e:
             self.log.error("%s %s ended %s: %s", self.operation.removeprefix("Create"), name, e.status,
                            e.reason or "no FailureReason given")

@@ -155,3 +155,20 @@ def test_on_kill_stops_the_running_job(executor: LocalExecutor) -> None:
 
 def test_on_kill_before_any_job_does_nothing(executor: LocalExecutor) -> None:
     make_operator(executor).on_kill()
+
+
+def test_job_stderr_is_logged_at_warning_and_stdout_at_info(executor: LocalExecutor,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    op = make_operator(executor)
+    op.request["AppSpecification"]["ContainerEntrypoint"] = [
+        "python3", "-c", "import sys; print('to stdout', flush=True); print('Traceback: to stderr', file=sys.stderr)"]
+    op.render_template_fields(context())  # type: ignore[arg-type]
+    name = op.request["ProcessingJobName"]
+    op.execute(context())  # type: ignore[arg-type]
+    lines, _ = executor.read_log_lines(OP, name, 0)
+    assert ("to stdout", False) in lines and ("Traceback: to stderr", True) in lines
+    assert not [line for line, stderr in lines if stderr and line != "Traceback: to stderr"]
+    out = capsys.readouterr().out.splitlines()
+    (err_line,) = [line for line in out if "] Traceback: to stderr" in line]
+    (std_line,) = [line for line in out if "] to stdout" in line]
+    assert "warning" in err_line and "info" in std_line

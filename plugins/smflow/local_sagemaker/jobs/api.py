@@ -3,11 +3,13 @@ transform jobs, over durable job directories (records.py) and detached runners (
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from smflow.local_sagemaker.jobs.records import JobDir, JobExistsError, JobStore
+from smflow.local_sagemaker.jobs.sandbox import STDERR_INDEX
 from smflow.local_sagemaker.jobs.supervisor import Supervisor
 from smflow.local_sagemaker.models import Models
 from smflow.local_sagemaker.shapes import Arns, check_name, is_plain_name, output, to_boto
@@ -176,6 +178,24 @@ class Jobs:
             data = fh.read()
         end = data.rfind(b"\n") + 1
         return data[:end].decode("utf-8", errors="replace"), offset + end
+
+    def read_log_lines(self, operation: str, name: str, offset: int) -> tuple[builtins.list[tuple[str, bool]], int]:
+        """Like `read_log`, one (line, written to stderr?) pair per whole line."""
+        text, end = self.read_log(operation, name, offset)
+        job = self.jobs.find(JOB_OPERATIONS[operation][1].directory, name)
+        starts: set[int] = set()
+        if job is not None and text:
+            try:
+                raw = (job.path / STDERR_INDEX).read_text(encoding="ascii")
+                starts = {int(v) for v in raw.split() if v.isdigit() and offset <= int(v) < end}
+            except OSError:
+                pass
+        lines: builtins.list[tuple[str, bool]] = []
+        position = offset
+        for line in text.splitlines(keepends=True):
+            lines.append((line.rstrip("\r\n"), position in starts))
+            position += len(line.encode("utf-8", errors="replace"))
+        return lines, end
 
 
 def _s3_values(value: Any, where: str = "") -> Iterator[tuple[str, str]]:

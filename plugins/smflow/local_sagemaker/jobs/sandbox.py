@@ -48,6 +48,7 @@ from smflow.local_sagemaker.timestamps import now_iso
 CONTAINER_ROOT = "/opt/ml"
 MODES = ("bwrap", "unshare", "paths")
 STDERR_TAIL_LINES = 20
+STDERR_INDEX = "log.stderr-offsets"  # beside the job log: byte offsets of the lines the script wrote to stderr
 _PR_SET_PDEATHSIG = 1
 
 
@@ -219,6 +220,15 @@ class _LogPump:
         self.log = log
         self.metrics = metrics
         self.lock = threading.Lock()
+        # The log merges stdout and stderr as CloudWatch does; the byte offsets where stderr lines start go to
+        # a sidecar index so readers can still tell them apart (Airflow logs them at WARNING).
+        name = getattr(log, "name", None)
+        self.stderr_index: IO[str] | None = None
+        if isinstance(name, str) and os.path.isabs(name):
+            try:
+                self.stderr_index = open(Path(name).with_name(STDERR_INDEX), "a", encoding="ascii")  # noqa: SIM115
+            except OSError:
+                self.stderr_index = None  # only the log levels suffer
         self.values: dict[str, tuple[float, str]] = {}
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
 
@@ -227,6 +237,10 @@ class _LogPump:
             line = raw.decode("utf-8", errors="replace")
             text = line.rstrip("\r\n")
             with self.lock:
+                if is_stderr and self.stderr_index is not None:
+                    self.log.flush()
+                    self.stderr_index.write(f"{os.fstat(self.log.fileno()).st_size}\n")
+                    self.stderr_index.flush()
                 self.log.write(line if line.endswith("\n") else line + "\n")
                 self.log.flush()
                 if is_stderr:
