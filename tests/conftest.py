@@ -21,3 +21,12 @@ def smflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("SMFLOW_HOME", str(home))
     return home
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is `integration`, under tests/contract is `contract`, so
+    `pytest -m "not integration and not contract"` runs the fast unit suite."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO).parts
+        if len(parts) > 1 and parts[1] in ("integration", "contract"):
+            item.add_marker(getattr(pytest.mark, parts[1]))
