@@ -25,12 +25,17 @@ def _hash_file(digest: Any, path: Path) -> None:
 
 
 def _hash_tree(digest: Any, root: Path) -> None:
-    """Relative paths and contents in a stable order; symlinks are followed as the packer follows them."""
+    """Relative paths and contents in a stable order; a symlink counts by its target path, as it is packed."""
     if root.is_file():
         _hash_file(digest, root)
         return
     for folder, dirs, files in os.walk(root):
         dirs.sort()
+        for name in sorted(dirs):
+            path = Path(folder, name)
+            if path.is_symlink():  # os.walk does not descend into it; re-pointing it must change the digest
+                digest.update(b"\0L" + str(path.relative_to(root)).encode("utf-8", "surrogateescape") + b"\0"
+                              + os.readlink(path).encode("utf-8", "surrogateescape"))
         for name in sorted(files):
             path = Path(folder, name)
             digest.update(b"\0F" + str(path.relative_to(root)).encode("utf-8", "surrogateescape") + b"\0")

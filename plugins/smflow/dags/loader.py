@@ -197,7 +197,9 @@ def _build_dags(root: Path, *, only_dag_id: str | None, executor: str | None, us
             log.exception("smflow could not compile %s", source.label)
             errors[source.label] = [f"{source.label}:1:1: <internal>: {type(e).__name__}: {e}"]
             continue
-        index[compiled.name] = [str(f) for f in source.files]
+        # The first source of a name owns it (a later duplicate is rejected below), so a worker parsing for one
+        # DAG narrows to the spec the dag-processor built it from.
+        index.setdefault(compiled.name, [str(f) for f in source.files])
         docs = None
         for compiled_dag in compiled.dags:
             if only_dag_id and compiled_dag.dag_id != only_dag_id:

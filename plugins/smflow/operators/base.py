@@ -99,11 +99,10 @@ class SmflowOperator(BaseOperator):
         self.names = names
 
     def fresh_requested(self, context: Context) -> bool:
-        """Did the run ask for new jobs here (`fresh_jobs: true`, or this task in `fresh_tasks`)?"""
+        """Did the run ask for new jobs here (`fresh_jobs: true`, or this task's id in `fresh_tasks`)?"""
         params = context.get("params") or {}
         tasks = params.get("fresh_tasks") or []
-        step = self.task_id.rpartition(".")[2]
-        return bool(params.get("fresh_jobs")) or (isinstance(tasks, list) and bool({self.task_id, step} & set(tasks)))
+        return bool(params.get("fresh_jobs")) or (isinstance(tasks, list) and self.task_id in tasks)
 
     # ---- execution helpers ----------------------------------------------------------------------------
 

@@ -75,6 +75,8 @@ class JobOperator(SmflowOperator):
         fresh = self.fresh_requested(context)
         attempt, description = self.choose_attempt(executor, fresh=fresh)
         name = self.use_attempt(attempt)
+        # From here a kill (Mark failed, execution_timeout) must stop the job: set before it is even created.
+        self._running = (executor, name)
         log_offset = 0
         if description is None:
             self.stage_uploads(executor)
@@ -85,25 +87,28 @@ class JobOperator(SmflowOperator):
             self.log.info("reusing %s %s: it completed at %s with the same request (same fingerprint); its log is "
                           "not replayed. Trigger with fresh_jobs (or fresh_tasks) to run it again.",
                           self.operation.removeprefix("Create"), name, description.get(kind.end_time_key, "?"))
+            self._running = None
             return self.summarise(name, description, reused=True)
         else:
             log_offset = executor.read_log(self.operation, name, 0)[1]
             self.log.info("attaching to %s %s started by an earlier try (%s); following its log from here",
                           self.operation.removeprefix("Create"), name, description[kind.status_key])
-        self._running = (executor, name)
         poll = self.poll_seconds if self.poll_seconds is not None else (0.2 if executor.name == "local" else 30.0)
         try:
             description = executor.wait_for_job(self.operation, name, poll_seconds=poll, log_offset=log_offset,
                                                 on_log=lambda line, stderr: self.log.log(
                                                     logging.WARNING if stderr else logging.INFO, "[%s] %s", name, line))
         except JobFailedError as e:
+            self._running = None
             self.log.error("%s %s ended %s: %s", self.operation.removeprefix("Create"), name, e.status,
                            e.reason or "no FailureReason given")
             raise AirflowException(f"{self.operation.removeprefix('Create')} {name} {e.status}: {e.reason}") from e
         except JobTimeoutError as e:
+            self._running = None  # wait_for_job has stopped it already
             raise AirflowException(str(e)) from e
-        finally:
-            self._running = None
+        # Not cleared on other exceptions: Airflow's execution_timeout raises inside the wait, then calls
+        # on_kill, which must still know the job.
+        self._running = None
         return self.summarise(name, description, reused=False)
 
     _running: tuple[Executor, str] | None = None

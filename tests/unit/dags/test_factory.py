@@ -105,3 +105,4 @@ def test_every_step_kind_has_its_operator_and_a_seed_builder() -> None:
 
     assert set(OPERATORS) == set(STEP_KINDS)
     assert set(STEP_CLASSES.values()) <= set(STEP_KINDS)
+

@@ -172,3 +172,29 @@ def test_job_stderr_is_logged_at_warning_and_stdout_at_info(executor: LocalExecu
     (err_line,) = [line for line in out if "] Traceback: to stderr" in line]
     (std_line,) = [line for line in out if "] to stdout" in line]
     assert "warning" in err_line and "info" in std_line
+
+
+def test_fresh_tasks_match_full_task_ids_only(executor: LocalExecutor) -> None:
+    op = make_operator(executor)
+    op.task_id = "regressor.train"
+    assert op.fresh_requested(context(fresh_tasks=["regressor.train"]))  # type: ignore[arg-type]
+    assert not op.fresh_requested(context(fresh_tasks=["train"]))  # type: ignore[arg-type]
+
+
+def test_a_kill_inside_the_wait_still_stops_the_job(executor: LocalExecutor) -> None:
+    """execution_timeout raises inside execute, then Airflow calls on_kill: the job must still be known."""
+    op = make_operator(executor, 60.0)
+    op.render_template_fields(context())  # type: ignore[arg-type]
+    name = op.request["ProcessingJobName"]
+
+    def interrupted_wait(*args: Any, **kwargs: Any) -> Any:
+        raise TimeoutError("execution_timeout")  # what AirflowTaskTimeout does mid-wait
+
+    executor.wait_for_job = interrupted_wait  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError):
+        op.execute(context())  # type: ignore[arg-type]
+    op.on_kill()
+    deadline = time.monotonic() + 30
+    while executor.describe_job(OP, name)["ProcessingJobStatus"] != "Stopped":  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

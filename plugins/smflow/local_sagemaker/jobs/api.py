@@ -192,9 +192,10 @@ class Jobs:
                 pass
         lines: builtins.list[tuple[str, bool]] = []
         position = offset
-        for line in text.splitlines(keepends=True):
-            lines.append((line.rstrip("\r\n"), position in starts))
-            position += len(line.encode("utf-8", errors="replace"))
+        # "\n" only, as the log pump writes lines: str.splitlines would also split on "\r" (progress bars).
+        for line in text[:-1].split("\n") if text else []:
+            lines.append((line.rstrip("\r"), position in starts))
+            position += len(line.encode("utf-8", errors="replace")) + 1
         return lines, end
 
 
