@@ -66,17 +66,26 @@ class RunTemplateContext:
         return self.output_lookup(task_id, name)
 
 
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """`change` applied to every string of a nested structure of dicts and lists (dict keys included)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {map_strings(k, change): map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_strings(v, change) for v in value]
+    return value
+
+
 def replace_strings(value: Any, mapping: dict[str, str]) -> Any:
     """Substitute substrings in every string of a nested structure (dict keys included)."""
-    if isinstance(value, str):
+
+    def replace(text: str) -> str:
         for old, new in mapping.items():
-            value = value.replace(old, new)
-        return value
-    if isinstance(value, dict):
-        return {replace_strings(k, mapping): replace_strings(v, mapping) for k, v in value.items()}
-    if isinstance(value, list):
-        return [replace_strings(v, mapping) for v in value]
-    return value
+            text = text.replace(old, new)
+        return text
+
+    return map_strings(value, replace)
 
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -146,10 +155,4 @@ def render_string(source: str, variables: dict[str, Any]) -> str:
 
 def render_value(value: Any, variables: dict[str, Any]) -> Any:
     """Render every string in a nested structure (dict keys included) with strict undefineds."""
-    if isinstance(value, str):
-        return render_string(value, variables) if "{{" in value else value
-    if isinstance(value, dict):
-        return {render_value(k, variables): render_value(v, variables) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render_value(v, variables) for v in value]
-    return value
+    return map_strings(value, lambda text: render_string(text, variables) if "{{" in text else text)
