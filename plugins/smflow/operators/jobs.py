@@ -36,6 +36,7 @@ class JobOperator(SmflowOperator):
     """
 
     ui_color = "#ffd8a8"
+    _running: tuple[Executor, str] | None = None  # the job a kill must stop, from the moment it is named
 
     @property
     def kind(self) -> JobKind:
@@ -110,8 +111,6 @@ class JobOperator(SmflowOperator):
         # on_kill, which must still know the job.
         self._running = None
         return self.summarise(name, description, reused=False)
-
-    _running: tuple[Executor, str] | None = None
 
     def on_kill(self) -> None:
         """Mark failed, a scheduler kill or an execution timeout: stop the job so it stops billing.
