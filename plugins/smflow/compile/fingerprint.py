@@ -31,7 +31,7 @@ def _hash_tree(digest: Any, root: Path) -> None:
         return
     for folder, dirs, files in os.walk(root):
         dirs.sort()
-        for name in sorted(dirs):
+        for name in dirs:
             path = Path(folder, name)
             if path.is_symlink():  # os.walk does not descend into it; re-pointing it must change the digest
                 digest.update(b"\0L" + str(path.relative_to(root)).encode("utf-8", "surrogateescape") + b"\0"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from smflow.operators.base import SmflowOperator
+from smflow.sagemaker_api import is_not_found
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -20,8 +21,9 @@ def ensure_group(executor: Executor, request: dict[str, Any]) -> None:
     try:
         executor.call("DescribeModelPackageGroup", {"ModelPackageGroupName": request["ModelPackageGroupName"]})
         return
-    except ClientError:
-        pass
+    except ClientError as e:
+        if not is_not_found(e):
+            raise  # AccessDenied, throttling…: say so rather than guess the group is missing
     try:
         executor.call("CreateModelPackageGroup", request)
     except ClientError as e:
