@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -298,7 +297,7 @@ def _command(run: JobRun, framework: Mapping[str, Any], user: Mapping[str, Any])
                              f"({submit_dir or CODE_DIR}); check the entry point name")
         args = to_cmd_args(user)
         if str(program).endswith(".py"):
-            return [sys.executable, str(program), *args], CODE_DIR
+            return [run.interpreter, str(program), *args], CODE_DIR
         return ["/bin/sh", "-c", " ".join([f"./{program}", *args])], CODE_DIR
     entrypoint = list(algorithm.get("ContainerEntrypoint") or [])
     if entrypoint:

@@ -41,6 +41,9 @@ class JobRun:
         self.stop_signal: str | None = None
         job.opt_ml.mkdir(exist_ok=True)
         self.sandbox = sandboxes.Sandbox(sandboxes.choose_mode(), job.opt_ml, tuple(readonly))
+        # The Python that runs the job's code (user scripts, and smflow's own container programs such as the
+        # transform server): the image's environment once one is chosen, else the interpreter running us.
+        self.interpreter: str = sys.executable
 
     # ---- logging and stopping -------------------------------------------------------------------
 
@@ -147,6 +150,14 @@ class JobRun:
         env.pop("PYTHONHOME", None)
         return env
 
+    def internal_environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        """`env` for one of smflow's own container programs (`python -m smflow.local_sagemaker...`) run by
+        `self.interpreter`: smflow's package root on PYTHONPATH, so it imports in an image environment too."""
+        root = str(Path(__file__).resolve().parents[3])
+        out = dict(env)
+        out["PYTHONPATH"] = os.pathsep.join(p for p in (root, out.get("PYTHONPATH", "")) if p)
+        return out
+
     def run_container(self, command: Sequence[str], env: Mapping[str, str], cwd: str, *,
                       metrics: Sequence[sandboxes.MetricDefinition] = ()) -> sandboxes.ContainerResult:
         self.check_stopped()
@@ -223,9 +234,9 @@ def _run_transform(run: JobRun) -> dict[str, Any]:
     from smflow.local_sagemaker.containers.transform_container import FAILURE_FILE
 
     opt_ml = run.sandbox.visible_path("/opt/ml")
-    command = [sys.executable, "-m", "smflow.local_sagemaker.containers.transform_container", str(run.job.path),
+    command = [run.interpreter, "-m", "smflow.local_sagemaker.containers.transform_container", str(run.job.path),
                str(run.store.root), opt_ml]
-    result = run.run_container(command, run.base_environment(), opt_ml)
+    result = run.run_container(command, run.internal_environment(run.base_environment()), opt_ml)
     if result.stopped:
         raise run.stopped_error(result)
     if result.exit_code != 0:
