@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from smflow.compile.images import ImageResolutionError, resolve_image
@@ -28,11 +29,12 @@ from smflow.spec.model import (
     TrainingStep,
     TransformStep,
 )
+from smflow.spec.processing_paths import CODE_DIR, ENTRYPOINT_DIR, input_destination, output_paths
 from smflow.spec.resolve import OutputRef, PipelineDocument, ResolvedInput, StepNode
 
 JOB_NAME = "{{ smflow.job_name }}"
-PROCESSING_ROOT = "/opt/ml/processing"
-CODE_DIR = f"{PROCESSING_ROOT}/input/code"
+REQUIREMENTS_FILE = "requirements.txt"
+LAUNCHER = Path(__file__).with_name("runproc.sh")  # FrameworkProcessor's runproc.sh, shipped with smflow
 
 
 @dataclass
@@ -135,8 +137,6 @@ class RequestCompiler:
         if isinstance(source, OutputRef):
             uri = f"{{{{ smflow.output('{source.task_id}', '{source.output}') }}}}"
         elif resolved.is_local:
-            from pathlib import Path
-
             local = Path(source)
             target = f"{self.run_prefix(node)}/inputs/{name}/"
             uploads.append({"source": str(local), "uri": target + ("" if local.is_dir() else local.name),
@@ -154,28 +154,38 @@ class RequestCompiler:
     # ---- processing and evaluation -------------------------------------------------------------
 
     def processing(self, node: StepNode) -> CompiledTask:
+        """CreateProcessingJob as the SDK's ScriptProcessor sends it (code staged at input/code, run with
+        `command`), or as its FrameworkProcessor does when source_dir has a requirements.txt (sourcedir.tar.gz
+        plus a launcher that installs the requirements first)."""
         step = node.step
         assert isinstance(step, ProcessingStep | EvaluationStep)
         uploads: list[Upload] = []
         code_uri = f"{self.run_prefix(node)}/code/"
-        uploads.append({"source": str(node.source_dir), "uri": code_uri, "tar": False})
-        inputs = [_processing_input("code", code_uri, CODE_DIR)]
-        for name in step.inputs:
-            inputs.append(_processing_input(name, self.input_uri(node, name, uploads),
-                                            f"{PROCESSING_ROOT}/input/{name}"))
-        if isinstance(step, EvaluationStep):
-            local_outputs = {"evaluation": step.output_dir.rstrip("/")}
+        script = f"{CODE_DIR}/{step.entry_point}"
+        if (node.source_dir / REQUIREMENTS_FILE).is_file():
+            uploads.append({"source": str(node.source_dir), "uri": f"{code_uri}sourcedir.tar.gz", "tar": True})
+            launcher_uri = f"{self.run_prefix(node)}/entrypoint/"
+            uploads.append({"source": str(LAUNCHER), "uri": launcher_uri + LAUNCHER.name, "tar": False})
+            inputs = [_processing_input("code", code_uri, CODE_DIR),
+                      _processing_input("entrypoint", launcher_uri, ENTRYPOINT_DIR)]
+            entrypoint = ["/bin/bash", f"{ENTRYPOINT_DIR}/{LAUNCHER.name}", *step.command, step.entry_point]
         else:
-            local_outputs = {name: f"{PROCESSING_ROOT}/output/{name}" for name in step.outputs}
+            uploads.append({"source": str(node.source_dir), "uri": code_uri, "tar": False})
+            inputs = [_processing_input("code", code_uri, CODE_DIR)]
+            entrypoint = [*step.command, script]
+        for name, given in step.inputs.items():
+            inputs.append(_processing_input(name, self.input_uri(node, name, uploads),
+                                            input_destination(name, given)))
+        local_outputs = output_paths(step)
         # Per job (a retry never mixes with a killed try's files), and ending in '/': S3Prefix matches key
         # prefixes, so without it an input `prep.test` would also read `test_labels/`.
-        output_uris = {name: f"{self.run_prefix(node)}/{JOB_NAME}/output/{name}/" for name in local_outputs}
+        output_uris = {o.name: f"{self.run_prefix(node)}/{JOB_NAME}/output/{o.name}/" for o in local_outputs}
         request: dict[str, Any] = {
             "ProcessingJobName": JOB_NAME,
             "RoleArn": self.defaults.role,
             "AppSpecification": {
                 "ImageUri": self.image(node, "training"),
-                "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{step.entry_point}"],
+                "ContainerEntrypoint": entrypoint,
                 **({"ContainerArguments": list(step.arguments)} if step.arguments else {}),
             },
             "ProcessingInputs": inputs,
@@ -188,9 +198,9 @@ class RequestCompiler:
         }
         if local_outputs:
             request["ProcessingOutputConfig"] = {"Outputs": [
-                {"OutputName": name, "S3Output": {"S3Uri": output_uris[name], "LocalPath": path,
-                                                  "S3UploadMode": "EndOfJob"}}
-                for name, path in local_outputs.items()]}
+                {"OutputName": o.name, "S3Output": {"S3Uri": output_uris[o.name], "LocalPath": o.local_path,
+                                                    "S3UploadMode": o.upload_mode}}
+                for o in local_outputs]}
         outputs = dict(output_uris)
         if isinstance(step, EvaluationStep):
             outputs["report"] = f"{output_uris['evaluation']}{step.report}"

@@ -9,9 +9,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from smflow.s3_names import bucket_name_problem
+from smflow.s3_names import bucket_name_problem, key_problem
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=64)]
@@ -33,9 +41,28 @@ class InputSpec(StrictModel):
     source: str = Field(description=REFERENCE_HELP)
     prefix: str = Field("", description="appended under the source's S3 prefix, e.g. `test` → <source>/test")
     content_type: str | None = None
+    destination: str | None = Field(
+        None, description="processing and evaluation steps: the container folder the input is staged in, under "
+                          "/opt/ml/processing/ (the SDK's ProcessingInput destination); default "
+                          "/opt/ml/processing/input/<name>")
 
 
 Input = str | InputSpec
+
+PROCESSING_COMMAND_HELP = ("the interpreter the entry point is run with, as the SDK's ScriptProcessor `command` "
+                           "(e.g. [python3], [bash], [python3, -u])")
+
+
+class OutputSpec(StrictModel):
+    """The long form of a processing output, as the SDK's ProcessingOutput: where the script writes it and when
+    it is uploaded."""
+
+    source: str = Field(description="container folder under /opt/ml/processing/ the script writes the output to")
+    s3_upload_mode: Literal["EndOfJob", "Continuous"] = Field(
+        "EndOfJob", description="EndOfJob: uploaded when the script ends; Continuous: uploaded while it runs")
+
+
+Outputs = list[Name] | dict[Name, str | OutputSpec]
 
 
 class ImageSpec(StrictModel):
@@ -91,6 +118,8 @@ class StepBase(StrictModel):
     max_runtime_seconds: Annotated[int, Field(ge=1, le=2419200)] | None = None
     volume_size_gb: Annotated[int, Field(ge=1, le=16384)] | None = None
     retries: Annotated[int, Field(ge=0, le=10)] | None = Field(None, description="default: airflow.retries")
+    source_dir: str | None = Field(None, description="this step's scripts folder, relative to the YAML file; "
+                                                     "default: the model unit's source_dir")
 
 
 class ProcessingStep(StepBase):
@@ -98,9 +127,82 @@ class ProcessingStep(StepBase):
 
     type: Literal["processing"]
     entry_point: str
+    command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(
+        ["python3"], description=PROCESSING_COMMAND_HELP)
     arguments: list[str] = []
     inputs: dict[Name, Input] = Field({}, description=REFERENCE_HELP)
-    outputs: list[Name] = Field([], description="names; each is /opt/ml/processing/output/<name>")
+    outputs: Outputs = Field([], description="names (each written to /opt/ml/processing/output/<name>), or a "
+                                             "mapping name → container folder (`train: /opt/ml/processing/train`) "
+                                             "or name → {source, s3_upload_mode}")
+
+
+def _s3_uri(value: str) -> str:
+    """An `s3://bucket/key` location the spec names for SageMaker to write to (checked by S3's naming rules)."""
+    bucket, _, key = value.removeprefix("s3://").partition("/")
+    problem = ("write an S3 URI like s3://bucket/prefix" if not value.startswith("s3://") or not bucket
+               else bucket_name_problem(bucket) or key_problem(key))
+    if problem:
+        raise ValueError(f"{value!r}: {problem}")
+    return value
+
+
+S3Uri = Annotated[str, AfterValidator(_s3_uri)]
+KmsKey = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^[a-zA-Z0-9:/_-]+$",
+                              description="KMS key ID, ARN or alias ARN")]
+
+
+class CheckpointSpec(StrictModel):
+    """The SDK's checkpoint_s3_uri / checkpoint_local_path (CheckpointConfig): what the script writes to
+    `local_path` is saved to `s3_uri`, and a later job of the step (a retry, a spot restart) starts with it."""
+
+    s3_uri: S3Uri | None = Field(None, description="where checkpoints are kept; default: <run prefix>/checkpoints/, "
+                                                   "shared by every try of the step in one DAG run")
+    local_path: Annotated[str, Field(pattern=r"^/opt/ml/", max_length=4096)] = Field(
+        "/opt/ml/checkpoints", description="container folder the script writes checkpoints to")
+
+
+class Enabled(StrictModel):
+    enabled: bool
+
+
+class MpiSpec(StrictModel):
+    enabled: bool
+    processes_per_host: Annotated[int, Field(ge=1)] | None = None
+    custom_mpi_options: str = ""
+
+
+class DataParallelSpec(StrictModel):
+    enabled: bool
+    custom_mpi_options: str = ""
+
+
+class ModelParallelSpec(StrictModel):
+    enabled: bool
+    parameters: dict[str, Scalar | list[Scalar]] = {}
+
+
+class SmdistributedSpec(StrictModel):
+    dataparallel: DataParallelSpec | None = None
+    modelparallel: ModelParallelSpec | None = None
+
+
+class DistributionSpec(StrictModel):
+    """The SDK's `distribution` dict of framework estimators; compiled to the `sagemaker_*` hyperparameters the
+    SDK sets (see compile/distribution.py)."""
+
+    torch_distributed: Enabled | None = Field(None, description="PyTorch: torchrun launcher")
+    pytorchddp: Enabled | None = Field(None, description="PyTorch: DDP through mpirun")
+    smdistributed: SmdistributedSpec | None = Field(None, description="SageMaker data / model parallel libraries")
+    mpi: MpiSpec | None = None
+    parameter_server: Enabled | None = Field(None, description="TensorFlow / MXNet parameter servers")
+    multi_worker_mirrored_strategy: Enabled | None = Field(None, description="TensorFlow MultiWorkerMirrored")
+
+    @model_validator(mode="after")
+    def _model_parallel_needs_mpi(self) -> DistributionSpec:
+        if self.smdistributed and self.smdistributed.modelparallel and self.mpi is None:
+            raise ValueError("smdistributed.modelparallel runs through MPI; add `mpi: {enabled: true}` (the SDK "
+                             "refuses model parallelism without MPI)")
+        return self
 
 
 class TrainingStep(StepBase):
@@ -122,6 +224,30 @@ class TrainingStep(StepBase):
     input_mode: Literal["File", "FastFile"] = "File"
     metrics: dict[str, Annotated[str, Field(min_length=1, max_length=500)]] = Field(
         {}, description="metric name → regex with one capture group, applied to the job's log")
+    # The SDK estimator options below compile to CreateTrainingJob fields (compile/requests.py `training`).
+    dependencies: list[Annotated[str, Field(min_length=1)]] = Field(
+        [], description="extra folders, relative to source_dir, packed beside the entry point in sourcedir.tar.gz "
+                        "under their own names (the SDK's `dependencies`), so `import mylib` works")
+    output_path: S3Uri | None = Field(None, description="S3 URI the model artifacts are written under "
+                                                        "(<output_path>/<job>/output/model.tar.gz); default: the "
+                                                        "run's prefix")
+    output_kms_key: KmsKey | None = None
+    volume_kms_key: KmsKey | None = None
+    checkpoints: CheckpointSpec | None = None
+    use_spot_instances: bool = Field(False, description="managed spot training; needs max_wait")
+    max_wait: Annotated[int, Field(ge=1, le=2419200)] | None = Field(
+        None, description="seconds to wait for spot capacity plus run time; at least max_runtime_seconds")
+    distribution: DistributionSpec | None = None
+    keep_alive_period: Annotated[int, Field(ge=0, le=21600)] | None = Field(
+        None, description="seconds a warm pool keeps the instances after the job (KeepAlivePeriodInSeconds)")
+
+    @field_validator("max_wait")
+    @classmethod
+    def _spot_only(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and not info.data.get("use_spot_instances"):
+            raise ValueError("max_wait applies to managed spot training only; set `use_spot_instances: true` or "
+                             "remove max_wait")
+        return value
 
 
 class CreateModelStep(StepBase):
@@ -156,6 +282,8 @@ class EvaluationStep(StepBase):
 
     type: Literal["evaluation"]
     entry_point: str
+    command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(
+        ["python3"], description=PROCESSING_COMMAND_HELP)
     arguments: list[str] = []
     inputs: dict[Name, Input] = Field({}, description=REFERENCE_HELP)
     report: str = Field("evaluation.json", description="file name of the metrics JSON the script writes")

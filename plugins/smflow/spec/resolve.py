@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smflow.s3_names import bucket_name_problem, key_problem
+from smflow.spec.dependencies import dependency_problems
 from smflow.spec.errors import Path_, SpecError, SpecIssue
 from smflow.spec.load import SourceMap
 from smflow.spec.model import (
@@ -24,10 +25,12 @@ from smflow.spec.model import (
     ProcessingStep,
     RegisterStep,
     Step,
+    StepBase,
     TrainingStep,
     TransformStep,
 )
 from smflow.spec.paths import path_problem, probe, resolved
+from smflow.spec.processing_paths import RESERVED, container_path_problem, input_destination, output_paths
 
 AIRFLOW_PRESETS = frozenset({"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly",
                              "@yearly", "@annually"})
@@ -114,7 +117,7 @@ class _Resolver:
         self.by_unit: dict[str, dict[str, StepNode]] = {}
         self.edges: set[tuple[str, str]] = set()
         self.inputs: dict[tuple[str, str], ResolvedInput] = {}
-        self.source_ok: dict[str, bool] = {}  # model unit → its source_dir exists (else entry points go unchecked)
+        self.source_ok: dict[str, bool] = {}  # task id → its source_dir exists (else entry points go unchecked)
 
     def error(self, path: Path_, message: str, *, key: bool = False) -> None:
         self.issues.append(self.source.issue(path, message, prefer_key=key))
@@ -122,21 +125,27 @@ class _Resolver:
     def task_id(self, unit: str, step: str) -> str:
         return step if self.spec.options.task_ids == "step" else f"{unit}.{step}"
 
+    def source_dir(self, value: str, path: Path_) -> tuple[Path, bool]:
+        """A `source_dir` (relative to this YAML file, as the SDK's is to the caller) and whether it exists."""
+        problem = path_problem(value)
+        source_dir = self.base_dir if problem else resolved(self.base_dir, value)
+        kind, why = probe(source_dir) if not problem else ("missing", problem)
+        if why:
+            self.error(path, f"source_dir {why}")
+        elif kind != "dir":
+            self.error(path, f"directory {source_dir} does not exist; source_dir is relative to this YAML file")
+        return source_dir, kind == "dir" and not why
+
     def collect_nodes(self) -> None:
         for unit_name, unit in self.spec.models.items():
             unit_path: Path_ = ("models", unit_name)
-            problem = path_problem(unit.source_dir)
-            source_dir = self.base_dir if problem else resolved(self.base_dir, unit.source_dir)
-            kind, why = probe(source_dir) if not problem else ("missing", problem)
-            if why:
-                self.error((*unit_path, "source_dir"), f"source_dir {why}")
-            elif kind != "dir":
-                self.error((*unit_path, "source_dir"), f"directory {source_dir} does not exist; "
-                                                       "source_dir is relative to this YAML file")
-            self.source_ok[unit_name] = kind == "dir" and not why
+            unit_dir, unit_ok = self.source_dir(unit.source_dir, (*unit_path, "source_dir"))
             steps = self.by_unit.setdefault(unit_name, {})
             for index, step in enumerate(unit.steps):
                 path = (*unit_path, "steps", index, "name")
+                own = step.source_dir if isinstance(step, StepBase) else None
+                source_dir, ok = (self.source_dir(own, (*path[:-1], "source_dir")) if own is not None
+                                  else (unit_dir, unit_ok))
                 task_id = self.task_id(unit_name, step.name)
                 if step.name in steps or task_id in self.nodes:
                     across = step.name not in steps
@@ -149,6 +158,7 @@ class _Resolver:
                 node = StepNode(task_id, unit_name, step, path[:-1], source_dir)
                 steps[step.name] = node
                 self.nodes[task_id] = node
+                self.source_ok[task_id] = ok
 
     def find_step(self, unit: str, name: str, path: Path_, *, kinds: tuple[type, ...] = ()) -> StepNode | None:
         """`step` (same unit) or `unit.step`; reports an unknown or wrong-kind step at `path`."""
@@ -225,8 +235,14 @@ class _Resolver:
         if upstream is not None:
             self.edges.add((upstream.task_id, node.task_id))
 
+    def check_dependencies(self, node: StepNode, values: list[str]) -> None:
+        """A training step's `dependencies` must be folders that can be packed beside its entry point."""
+        if values and self.source_ok.get(node.task_id):
+            for index, message in dependency_problems(node.source_dir, values):
+                self.error((*node.path, "dependencies", index), message)
+
     def check_file(self, node: StepNode, relative: str, key: str) -> None:
-        if not self.source_ok.get(node.unit):
+        if not self.source_ok.get(node.task_id):
             return
         problem = path_problem(relative)
         if problem:
@@ -243,14 +259,53 @@ class _Resolver:
             self.error((*node.path, key), f"file {node.source_dir / relative} does not exist; entry points are "
                                           f"relative to the model's source_dir ({node.source_dir})")
 
+    def check_processing_paths(self, node: StepNode, step: ProcessingStep | EvaluationStep) -> None:
+        """Every input and output on its own clean folder under /opt/ml/processing/, as SageMaker requires."""
+        inputs = {name: (input_destination(name, value), ("inputs", name, "destination")
+                         if isinstance(value, InputSpec) and value.destination is not None else ("inputs", name))
+                  for name, value in step.inputs.items()}
+        outputs = {o.name: (o.local_path, o.key) for o in output_paths(step)}
+        for kind, table in (("input", inputs), ("output", outputs)):
+            seen: dict[str, str] = {}
+            for name, (local, key) in table.items():
+                problem = container_path_problem(local)
+                if problem:
+                    self.error((*node.path, *key), f"{kind} '{name}': {problem}")
+                    continue
+                if local in RESERVED and kind == "input":
+                    self.error((*node.path, *key), f"input '{name}': {local} holds {RESERVED[local]}; choose "
+                                                   "another destination")
+                elif local in seen:
+                    self.error((*node.path, *key), f"{kind}s '{seen[local]}' and '{name}' both use {local}; "
+                                                   f"give each {kind} its own folder")
+                elif kind == "output" and local in {p for p, _ in inputs.values()}:
+                    self.error((*node.path, *key), f"output '{name}' uses {local}, which is also an input's "
+                                                   "destination; write outputs to their own folder")
+                seen.setdefault(local, name)
+
+    def check_no_destination(self, node: StepNode, inputs: dict[str, Input], where: str = "inputs") -> None:
+        for name, value in inputs.items():
+            if isinstance(value, InputSpec) and value.destination is not None:
+                self.error((*node.path, where, name, "destination"),
+                           f"`destination` applies to processing and evaluation inputs only; a {node.step.type} "
+                           "step's inputs are staged where SageMaker puts them")
+
     def resolve_step(self, node: StepNode) -> None:  # noqa: C901 - one branch per step kind reads best
         step = node.step
         if isinstance(step, ProcessingStep | EvaluationStep | TrainingStep):
             self.check_file(node, step.entry_point, "entry_point")
             for name, value in step.inputs.items():
                 self.resolve_input(node, name, value, (*node.path, "inputs", name))
+        if isinstance(step, ProcessingStep | EvaluationStep):
+            self.check_processing_paths(node, step)
+        elif isinstance(step, TrainingStep):
+            self.check_no_destination(node, step.inputs)
+            self.check_dependencies(node, step.dependencies)
         if isinstance(step, TransformStep):
             self.resolve_input(node, "input", step.input, (*node.path, "input"))
+            if isinstance(step.input, InputSpec) and step.input.destination is not None:
+                self.error((*node.path, "input", "destination"), "`destination` applies to processing and "
+                                                                 "evaluation inputs only")
             self.link(node, step.model, "model", (CreateModelStep,))
         elif isinstance(step, CreateModelStep):
             if step.entry_point:

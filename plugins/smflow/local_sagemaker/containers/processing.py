@@ -8,14 +8,16 @@ request's ContainerEntrypoint + ContainerArguments run with its Environment, and
 The image is not pulled: the command runs in this machine's Python environment, where `python3` is the
 interpreter smflow runs under. So only jobs that give ContainerEntrypoint can run locally (an image's
 own ENTRYPOINT is unknown here). Supported: S3Prefix and ManifestFile inputs in File (or FastFile) mode,
-EndOfJob uploads (Continuous is uploaded at the end too), one instance (InstanceCount > 1 runs once).
+EndOfJob and Continuous uploads (continuous_upload.py), one instance (InstanceCount > 1 runs once).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
+from smflow.local_sagemaker.containers.continuous_upload import ContinuousUploader
 from smflow.local_sagemaker.jobs.records import JobFailure
 from smflow.local_sagemaker.jobs.runner import JobRun, failure_tail, resource_config, write_config
 
@@ -70,8 +72,11 @@ def run_processing_job(run: JobRun) -> dict[str, Any]:
     command = entrypoint + list(app.get("ContainerArguments") or [])
     env = run.base_environment()
     env.update({key: run.sandbox.rewrite(value) for key, value in (request.get("Environment") or {}).items()})
+    env.update(_package_target(run, env))
     run.sandbox.host_path(PROCESSING_ROOT).mkdir(parents=True, exist_ok=True)  # the working directory
-    result = run.run_container(command, env, PROCESSING_ROOT.rstrip("/"))
+    continuous = [(run.sandbox.host_path(local), uri) for _name, local, uri, mode in outputs if mode == "Continuous"]
+    with ContinuousUploader(run.store, continuous, run.say):
+        result = run.run_container(command, env, PROCESSING_ROOT.rstrip("/"))
     message_file = run.sandbox.host_path("/opt/ml/output/message")
     # A container's /opt/ml/output/message becomes ExitMessage (first 1 KB), on success and on failure.
     fields = {"ExitMessage": message_file.read_text(errors="replace")[:1024]} if message_file.is_file() else {}
@@ -79,7 +84,7 @@ def run_processing_job(run: JobRun) -> dict[str, Any]:
         raise run.stopped_error(result)
     if result.exit_code != 0:
         raise JobFailure(failure_tail(result, command), fields)
-    for name, local_path, uri in outputs:
+    for name, local_path, uri, _mode in outputs:
         written = run.store.upload_dir(run.sandbox.host_path(local_path), uri)
         run.say(f"output {name}: {len(written)} object(s) {local_path} → {uri}")
     return fields
@@ -107,7 +112,17 @@ def _stage_inputs(run: JobRun) -> None:
         run.say(f"input {item.get('InputName')}: {count} object(s) {s3['S3Uri']} → {s3['LocalPath']} ({mode})")
 
 
-def _prepare_outputs(run: JobRun) -> list[tuple[str, str, str]]:
+def _package_target(run: JobRun, env: dict[str, str]) -> dict[str, str]:
+    """A per-job folder for what the job `pip install`s (the FrameworkProcessor launcher installs
+    requirements.txt): on SageMaker the container is thrown away after the job, but here the Python
+    environment is shared by every job, so installs go to PIP_TARGET, which is put on the job's PYTHONPATH."""
+    target = run.job.path / "packages"
+    target.mkdir(exist_ok=True)
+    path = os.pathsep.join(p for p in (str(target), env.get("PYTHONPATH", "")) if p)
+    return {"PIP_TARGET": str(target), "PYTHONPATH": path, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+def _prepare_outputs(run: JobRun) -> list[tuple[str, str, str, str]]:
     outputs = []
     for i, item in enumerate((run.request.get("ProcessingOutputConfig") or {}).get("Outputs") or []):
         where = f"ProcessingOutputConfig.Outputs[{i}] ({item.get('OutputName')!r})"
@@ -115,10 +130,11 @@ def _prepare_outputs(run: JobRun) -> list[tuple[str, str, str]]:
         if s3 is None:
             raise JobFailure(f"ClientError: {where}: only S3Output outputs are supported by the local executor "
                              "(FeatureStoreOutput is not)")
-        if s3.get("S3UploadMode", "EndOfJob") != "EndOfJob":
-            run.say(f"{where}: S3UploadMode {s3['S3UploadMode']} is uploaded at the end of the job locally")
+        mode = s3.get("S3UploadMode", "EndOfJob")
+        if mode not in {"EndOfJob", "Continuous"}:
+            raise JobFailure(f"ClientError: {where}: S3UploadMode {mode!r} is not one of EndOfJob, Continuous")
         run.sandbox.host_path(s3["LocalPath"]).mkdir(parents=True, exist_ok=True)
-        outputs.append((item["OutputName"], s3["LocalPath"], s3["S3Uri"]))
+        outputs.append((item["OutputName"], s3["LocalPath"], s3["S3Uri"], mode))
     return outputs
 
 
