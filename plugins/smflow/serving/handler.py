@@ -11,8 +11,14 @@ must serve here unchanged, so this module reproduces their rules rather than inv
 - JSON and CSV bodies reach user functions as `str`, everything else as `bytes` (ITK decodes UTF-8 types);
 - the default decoder casts JSON/CSV to float32 and reshapes 1-D input to one row, exactly as SKC does;
 - an unknown content type or Accept is an `UnsupportedContentTypeError` (HTTP 415);
-- a missing Accept or `*/*` means `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, else `application/json`;
-- a response that is neither bytes nor str is JSON-encoded with indent 2, as the model server does.
+- a missing Accept or `*/*` means `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, else `application/json`, read once
+  when the container starts (sagemaker-containers `ServingEnv.default_accept`, ITK `Environment.default_accept`);
+- a missing Content-Type means `application/json`, as SKC's request object reads it (sagemaker-containers
+  `worker.Request.content_type`, https://github.com/aws/sagemaker-containers/blob/master/src/sagemaker_containers/_worker.py);
+- `output_fn` / `transform_fn` may return bytes/str, `(body, content_type)`, a Response object or a
+  JSON-serialisable value (see `smflow.serving.response`);
+- an optional `execution_parameters_fn()` answers batch transform's `GET /execution-parameters`, as SKC
+  registers it (its `_user_module_execution_parameters_fn`).
 
 Deliberate difference: ITK parses CSV with `np.genfromtxt(dtype=None)`, which turns a payload whose
 columns mix integers and decimals into a structured array that SKC then fails to cast to float32. The
@@ -42,6 +48,9 @@ from typing import Any
 import numpy as np
 
 from smflow.errors import SmflowError
+from smflow.serving.response import ErrorStatusResponse, InvalidResponseError, response_body
+
+__all__ = ["ErrorStatusResponse", "InvalidResponseError"]  # re-exported: callers catch them from here
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -52,15 +61,19 @@ UTF8_TYPES = frozenset({JSON, CSV})
 DECODABLE_TYPES = (JSON, CSV, NPY, NPZ)
 ENCODABLE_TYPES = (JSON, CSV, NPY)
 DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+DEFAULT_ACCEPT = JSON  # the toolkits' default when the variable is unset
+DEFAULT_CONTENT_TYPE = JSON  # what SKC assumes for a request without a Content-Type header
+EXECUTION_PARAMETERS_FN = "execution_parameters_fn"
 DEFAULT_PROGRAM = "inference.py"
 
-_HANDLER_NAMES = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn")
-_SIGNATURES = {
+_HANDLER_NAMES = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn", EXECUTION_PARAMETERS_FN)
+_SIGNATURES: dict[str, tuple[str, ...]] = {
     "model_fn": ("model_dir",),
     "input_fn": ("input_data", "content_type"),
     "predict_fn": ("data", "model"),
     "output_fn": ("prediction", "accept"),
     "transform_fn": ("model", "input_data", "content_type", "accept"),
+    EXECUTION_PARAMETERS_FN: (),
 }
 _import_lock = threading.Lock()
 _module_counter = itertools.count(1)
@@ -88,10 +101,6 @@ class UnsupportedContentTypeError(SmflowError, ValueError):
         )
         self.header = header
         self.value = value
-
-
-class InvalidResponseError(SmflowError, RuntimeError):
-    """A handler returned something the model server cannot send (it would answer 503)."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +242,7 @@ class InferenceHandler:
         input_fn: Callable[..., Any],
         predict_fn: Callable[..., Any],
         output_fn: Callable[..., Any],
+        execution_parameters_fn: Callable[[], Any] | None = None,
     ):
         self.model = model
         self.module_path = module_path
@@ -241,14 +251,37 @@ class InferenceHandler:
         self._input_fn = input_fn
         self._predict_fn = predict_fn
         self._output_fn = output_fn
+        self._execution_parameters_fn = execution_parameters_fn
 
     @property
     def uses_transform_fn(self) -> bool:
         return self._transform_fn is not None
 
     def resolve_accept(self, accept: str | None) -> str:
+        """No Accept, or `*/*`, means the container's default accept (ITK and sagemaker-containers alike)."""
         accept = (accept or "").strip()
         return self.default_accept if not accept or accept == ANY else accept
+
+    def execution_parameters(self) -> dict[str, Any] | None:
+        """What `GET /execution-parameters` answers: the script's `execution_parameters_fn()` as a JSON object.
+
+        SKC serves the route only when the script defines the function (a Flask view: no arguments, usually
+        returning a JSON Response); without it SageMaker's batch transform falls back to its defaults (None).
+        """
+        if self._execution_parameters_fn is None:
+            return None
+        where = f"{self.module_path.name}: {EXECUTION_PARAMETERS_FN}"
+        body, _ = response_body(self._execution_parameters_fn(), JSON, where)
+        try:
+            parameters = json.loads(body)
+        except ValueError as e:
+            raise InvalidResponseError(f"{where} answered {body[:100]!r}, which is not JSON; return e.g. "
+                                       'flask.Response(json.dumps({"BatchStrategy": "MULTI_RECORD"}), '
+                                       'mimetype="application/json")') from e
+        if not isinstance(parameters, dict):
+            raise InvalidResponseError(f"{where} answered {type(parameters).__name__} JSON; it must be an object "
+                                       "with MaxConcurrentTransforms, BatchStrategy and/or MaxPayloadInMB")
+        return parameters
 
     def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
         """Run one request; returns the response body and its content type.
@@ -257,33 +290,19 @@ class InferenceHandler:
         raise `UnsupportedContentTypeError` (415).
         """
         accept = self.resolve_accept(accept)
+        content_type = content_type or DEFAULT_CONTENT_TYPE
         data: str | bytes = body
         if media_type(content_type) in UTF8_TYPES:
             data = bytes(body).decode("utf-8")
         if self._transform_fn is not None:
             result = self._transform_fn(self.model, data, content_type, accept)
+            function = "transform_fn"
         else:
             decoded = self._input_fn(data, content_type)
             prediction = self._predict_fn(decoded, self.model)
             result = self._output_fn(prediction, accept)
-        return _response(result, accept, self.module_path)
-
-
-def _response(result: Any, accept: str, module_path: Path) -> tuple[bytes, str]:
-    content_type = accept
-    if isinstance(result, tuple) and len(result) == 2:
-        result, content_type = result
-    if isinstance(result, str):
-        return result.encode("utf-8"), str(content_type)
-    if isinstance(result, bytes | bytearray | memoryview):
-        return bytes(result), str(content_type)
-    try:
-        return json.dumps(result, indent=2).encode("utf-8"), str(content_type)
-    except TypeError as e:
-        raise InvalidResponseError(
-            f"{module_path}: the handler returned {type(result).__name__}, which the model server cannot send "
-            f"({e}); return bytes or str from output_fn/transform_fn, optionally as (body, content_type)"
-        ) from e
+            function = "output_fn"
+        return response_body(result, accept, f"{self.module_path.name}: {function}")
 
 
 # ---- loading ------------------------------------------------------------------------------------
@@ -308,7 +327,7 @@ def load_handler(
     module_path = _resolve_program(code_dir, program)
     if check_requirements and (code_dir / "requirements.txt").is_file():
         check_requirements_file(code_dir / "requirements.txt")
-    accept = default_accept or os.environ.get(DEFAULT_ACCEPT_ENV) or JSON
+    accept = default_accept or os.environ.get(DEFAULT_ACCEPT_ENV) or DEFAULT_ACCEPT
     context = Context(model_dir=str(model_dir), system_properties={"model_dir": str(model_dir), "gpu_id": None})
 
     with _import_lock:
@@ -333,6 +352,7 @@ def load_handler(
         input_fn=functions.get("input_fn", default_input_fn),
         predict_fn=functions.get("predict_fn", default_predict_fn),
         output_fn=functions.get("output_fn", default_output_fn),
+        execution_parameters_fn=functions.get(EXECUTION_PARAMETERS_FN),
     )
 
 
@@ -419,6 +439,9 @@ def _with_optional_context(
         return fn
     if count == len(expected):
         return fn
+    if name == EXECUTION_PARAMETERS_FN:  # SKC calls it as a Flask view: never with a context
+        raise HandlerLoadError(f"{path}: {name} takes {count} parameters; SageMaker's scikit-learn container "
+                               f"calls it with none: def {name}(): ...")
     if count == len(expected) + 1:
         return lambda *args: fn(*args, context)
     raise HandlerLoadError(
