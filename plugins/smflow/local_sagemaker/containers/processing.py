@@ -1,4 +1,5 @@
-"""CreateProcessingJob on this machine, following the processing container contract (contracts §2).
+"""CreateProcessingJob on this machine, following the processing container contract
+(https://docs.aws.amazon.com/sagemaker/latest/dg/build-your-own-processing-container.html).
 
 Inputs are staged from the object store to their `LocalPath` (under `/opt/ml/processing/`) in the job's
 private `/opt/ml`, `/opt/ml/config/processingjobconfig.json` and `resourceconfig.json` are written, the
