@@ -1,4 +1,5 @@
-"""CreateTrainingJob on this machine, following the training container contract (contracts §1).
+"""CreateTrainingJob on this machine, following the training container contract
+(https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo.html).
 
 What SageMaker and the sagemaker-training-toolkit (TTK) do inside a framework image is reproduced here:
 
@@ -15,6 +16,9 @@ What SageMaker and the sagemaker-training-toolkit (TTK) do inside a framework im
   sends them): the source tarball is unpacked to `/opt/ml/code`, its requirements.txt is installed only if
   this environment does not already satisfy it (into `<jobdir>/deps`, put on PYTHONPATH), and
   `python <program> --key value ...` runs in `/opt/ml/code` with the user hyperparameters (TTK `to_cmd_args`);
+- algorithm mode (an XGBoost image, no `sagemaker_program`, no ContainerEntrypoint): smflow's
+  `algorithms.xgboost_train` runs in the image's place, training as the SageMaker XGBoost container does;
+  other built-in algorithm images fail with a ClientError naming the sagemaker executor;
 - after exit 0, `/opt/ml/model` is packed (from inside the directory) to
   `<S3OutputPath>/<job>/output/model.tar.gz` and `/opt/ml/output/data` to `output.tar.gz`; a non-zero exit
   fails the job with the first 1024 characters of `/opt/ml/output/failure`, or else `AlgorithmError` with
@@ -36,7 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smflow.local_sagemaker.algorithms.images import algorithm_of, is_xgboost_image
 from smflow.local_sagemaker.containers.staging import TarballError, extract_tarball
+from smflow.local_sagemaker.containers.training_options import not_emulated, spot_problems
 from smflow.local_sagemaker.jobs.records import JobFailure, now_iso
 from smflow.local_sagemaker.jobs.runner import JobRun, failure_tail, resource_config, write_config
 from smflow.local_sagemaker.jobs.sandbox import ContainerResult, SandboxError, compile_metrics
@@ -49,6 +55,7 @@ SAGEMAKER_HYPERPARAMETERS = (
     "_tuning_objective_metric", "sagemaker_s3_output",
 )
 FAILURE_FILE = "/opt/ml/output/failure"
+XGBOOST_TRAIN_MODULE = "smflow.local_sagemaker.algorithms.xgboost_train"
 CODE_DIR = "/opt/ml/code"
 DEFAULT_LOG_LEVEL = 20
 
@@ -79,7 +86,7 @@ def validate_training_request(request: Mapping[str, Any]) -> list[str]:
         compile_metrics(algorithm.get("MetricDefinitions") or [])
     except SandboxError as e:
         problems.append(str(e))
-    return problems
+    return problems + spot_problems(request)
 
 
 # ---- the TTK environment ----------------------------------------------------------------------------
@@ -302,6 +309,13 @@ def _command(run: JobRun, framework: Mapping[str, Any], user: Mapping[str, Any])
     entrypoint = list(algorithm.get("ContainerEntrypoint") or [])
     if entrypoint:
         return entrypoint + list(algorithm.get("ContainerArguments") or []), CODE_DIR
+    image = algorithm.get("TrainingImage")
+    if is_xgboost_image(image):  # the XGBoost algorithm mode, as its container's `train` runs it
+        return [run.interpreter, "-m", XGBOOST_TRAIN_MODULE], CODE_DIR
+    builtin = algorithm_of(None, image)
+    if builtin:
+        raise JobFailure(f"ClientError: the built-in algorithm {builtin!r} ({image}) is not emulated by the local "
+                         "executor (only XGBoost is); run this job with the sagemaker executor")
     raise JobFailure(
         "ClientError: nothing to run: the local executor cannot run the image's own `train` command "
         f"({algorithm.get('TrainingImage') or algorithm.get('AlgorithmName')}). Give script-mode hyperparameters "
@@ -344,20 +358,22 @@ def run_training_job(run: JobRun) -> dict[str, Any]:
     algorithm = request.get("AlgorithmSpecification") or {}
     run.say(f"image {algorithm.get('TrainingImage') or algorithm.get('AlgorithmName')} is not pulled: the job "
             "runs in this machine's Python environment")
-    instances = int((request.get("ResourceConfig") or {}).get("InstanceCount", 1))
-    if instances > 1:
-        run.say(f"InstanceCount {instances}: the local executor runs one instance (algo-1)")
     try:
         metrics = compile_metrics(algorithm.get("MetricDefinitions") or [])
     except SandboxError as e:
         raise JobFailure(f"ClientError: {e}") from e
     raw_hps = dict(request.get("HyperParameters") or {})
     framework, user = split_hyperparameters(decode_hyperparameters(raw_hps))
+    for line in not_emulated(request, framework):
+        run.say(line)
     channels = _plan_channels(request)
     _secondary(run, "Downloading", "Downloading input data")
     _prepare_tree(run, raw_hps, channels)
     command, cwd = _command(run, framework, user)
     env = _environment(run, framework, user, channels)
+    if command[1:] == ["-m", XGBOOST_TRAIN_MODULE]:  # smflow's own program: importable in an image environment
+        env = run.internal_environment(env)
+        env["SMFLOW_TRAINING_IMAGE"] = str(algorithm.get("TrainingImage"))
     _sync_checkpoints(run, download=True)
     _secondary(run, "Training", "Training image download completed. Training in progress.")
     result = run.run_container(command, env, cwd, metrics=metrics)

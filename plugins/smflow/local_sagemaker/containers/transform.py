@@ -11,6 +11,15 @@ The handler runs in the calling process (no HTTP hop), which is what makes Multi
 whole payload is one `np.loadtxt` and one `model.predict`. Because user code and `os.environ` are
 process-wide, the caller should run one transform job per worker process.
 
+Fields the request leaves out take SageMaker's documented defaults (CreateTransformJob API reference,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html): SplitType None,
+CompressionType None, AssembleWith None (responses concatenated). BatchStrategy, MaxPayloadInMB and
+MaxConcurrentTransforms (absent, or 0 for the latter) come from the container's `GET /execution-parameters`
+answer when it has one (a script's `execution_parameters_fn`), else MultiRecord, 6 MB and 1, the defaults the
+SageMaker Python SDK's local mode applies too. Without Accept the request carries no Accept header and the
+container answers its default (`SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, else JSON); without ContentType none
+is sent either.
+
 Local choices SageMaker leaves open: MaxPayloadInMB counts MiB (1024²) bytes; 0 means no limit; requests
 run one at a time whatever MaxConcurrentTransforms says (it is still passed to the handler); blank lines
 are not records.
@@ -19,6 +28,7 @@ are not records.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import sys
 import time
@@ -26,11 +36,12 @@ import traceback
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from smflow.errors import SmflowError
+from smflow.local_sagemaker.algorithms.images import is_xgboost_image
 from smflow.local_sagemaker.containers.dataprocessing import (
     DataProcessing,
     DataProcessingError,
@@ -50,10 +61,17 @@ from smflow.serving.handler import (
     UnsupportedContentTypeError,
     load_handler,
 )
+from smflow.serving.xgboost_algorithm import XGBoostAlgorithmHandler, load_xgboost_algorithm
 
 MIB = 1024 * 1024
 DEFAULT_MAX_PAYLOAD_MB = 6
+DEFAULT_BATCH_STRATEGY = "MultiRecord"
+DEFAULT_MAX_CONCURRENT = 1
 MAX_PAYLOAD_LIMIT_MB = 100
+# execution-parameters fields → CreateTransformJob fields; containers answer BatchStrategy as MULTI_RECORD
+EXECUTION_PARAMETERS = ("BatchStrategy", "MaxPayloadInMB", "MaxConcurrentTransforms")
+_STRATEGY_NAMES = {"MultiRecord": "MultiRecord", "SingleRecord": "SingleRecord",
+                   "MULTI_RECORD": "MultiRecord", "SINGLE_RECORD": "SingleRecord"}
 MODEL_CODE_DIR = "/opt/ml/model"
 
 
@@ -83,6 +101,7 @@ class TransformSettings:
     assemble_lines: bool
     environment: dict[str, str]
     processing: DataProcessing
+    absent: frozenset[str] = frozenset()  # of EXECUTION_PARAMETERS: left to the container or the default
 
     @property
     def payload_limit(self) -> int | None:
@@ -96,6 +115,43 @@ class TransformSettings:
             "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(self.max_concurrent),
         }
 
+    def with_execution_parameters(self, answer: Mapping[str, Any]) -> TransformSettings:
+        """Fill what the request left out from the container's `/execution-parameters` answer.
+
+        The request's own values win; an answer outside SageMaker's limits fails the job naming the field.
+        """
+        values: dict[str, Any] = {}
+        where = "the container's /execution-parameters answer"
+        if "BatchStrategy" in self.absent and "BatchStrategy" in answer:
+            strategy = _STRATEGY_NAMES.get(answer["BatchStrategy"])
+            if strategy is None:
+                raise TransformJobError(f"{where} has BatchStrategy={answer['BatchStrategy']!r}; use MULTI_RECORD "
+                                        "or SINGLE_RECORD")
+            values["multi_record"] = strategy == "MultiRecord"
+        if "MaxPayloadInMB" in self.absent and "MaxPayloadInMB" in answer:
+            values["max_payload_mb"] = _int(answer["MaxPayloadInMB"], f"{where}: MaxPayloadInMB", 0,
+                                            MAX_PAYLOAD_LIMIT_MB)
+        if "MaxConcurrentTransforms" in self.absent and "MaxConcurrentTransforms" in answer:
+            values["max_concurrent"] = _int(answer["MaxConcurrentTransforms"],
+                                            f"{where}: MaxConcurrentTransforms", 1, 10_000)
+        if not values:
+            return self
+        settled = replace(self, absent=self.absent - {k for k in EXECUTION_PARAMETERS if k in answer}, **values)
+        _check_payload_product(settled.max_payload_mb, settled.max_concurrent)
+        return settled
+
+    def describe(self) -> str:
+        """The settings that decide how data flows, and where each came from, for the job log."""
+        def origin(field: str) -> str:
+            return " (default)" if field in self.absent else ""
+
+        accept = self.accept or "absent (the container's default)"
+        return (f"{'MultiRecord' if self.multi_record else 'SingleRecord'}{origin('BatchStrategy')}, "
+                f"SplitType {self.split_type}, MaxPayloadInMB {self.max_payload_mb}{origin('MaxPayloadInMB')}, "
+                f"MaxConcurrentTransforms {self.max_concurrent}{origin('MaxConcurrentTransforms')}, "
+                f"ContentType {self.content_type or 'absent'}, Accept {accept}, "
+                f"AssembleWith {'Line' if self.assemble_lines else 'None'}")
+
 
 def run_transform_job(
     request: Mapping[str, Any], model: Mapping[str, Any], store: LocalStore, workdir: Path, log: TextIO
@@ -106,13 +162,12 @@ def run_transform_job(
     containers = _containers(model, request)
     objects = _list_inputs(settings, store)
     _log(log, f"transform job {settings.job_name}: model {model.get('ModelName', request.get('ModelName'))}, "
-              f"{len(objects)} input object(s) from {settings.input_uri}, "
-              f"{'MultiRecord' if settings.multi_record else 'SingleRecord'}, SplitType {settings.split_type}, "
-              f"MaxPayloadInMB {settings.max_payload_mb}")
+              f"{len(objects)} input object(s) from {settings.input_uri}")
     stages = [
         _Stage.load(i, container, settings, store, workdir, len(containers), log)
         for i, container in enumerate(containers)
     ]
+    settings = _settle_with_container(settings, stages, log)
     totals = [0, 0]
     with _scoped_environ(stages[0].environment):
         for uri, relative in objects:
@@ -143,13 +198,16 @@ def parse_transform_request(request: Mapping[str, Any]) -> TransformSettings:
     if split_type in ("RecordIO", "TFRecord"):
         raise TransformJobError(f"TransformInput.SplitType {split_type} is not supported by the local executor; "
                                 "use Line (one record per line) or None (one record per object)")
-    strategy = _choice(request.get("BatchStrategy", "MultiRecord"), "BatchStrategy", ("SingleRecord", "MultiRecord"))
+    absent = frozenset(key for key in EXECUTION_PARAMETERS if request.get(key) is None)
+    if request.get("MaxConcurrentTransforms") == 0:  # 0, like unset, asks the container (API reference)
+        absent |= {"MaxConcurrentTransforms"}
+    strategy = _choice(request.get("BatchStrategy") or DEFAULT_BATCH_STRATEGY, "BatchStrategy",
+                       ("SingleRecord", "MultiRecord"))
     max_payload = _int(request.get("MaxPayloadInMB", DEFAULT_MAX_PAYLOAD_MB), "MaxPayloadInMB", 0,
                        MAX_PAYLOAD_LIMIT_MB)
-    max_concurrent = _int(request.get("MaxConcurrentTransforms", 1), "MaxConcurrentTransforms", 1, 10_000)
-    if max_payload and max_payload * max_concurrent > MAX_PAYLOAD_LIMIT_MB:
-        raise TransformJobError(f"MaxConcurrentTransforms × MaxPayloadInMB = {max_concurrent} × {max_payload} "
-                                f"exceeds SageMaker's limit of {MAX_PAYLOAD_LIMIT_MB} MB; lower one of them")
+    max_concurrent = _int(request.get("MaxConcurrentTransforms") or DEFAULT_MAX_CONCURRENT,
+                          "MaxConcurrentTransforms", 0, 10_000)
+    _check_payload_product(max_payload, max_concurrent)
     environment = request.get("Environment") or {}
     if not isinstance(environment, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in environment.items()
@@ -176,8 +234,40 @@ def parse_transform_request(request: Mapping[str, Any]) -> TransformSettings:
                                ("None", "Line")) == "Line",
         environment=dict(environment),
         processing=processing,
+        absent=absent,
     )
     _check_data_processing(settings)
+    return settings
+
+
+def _check_payload_product(max_payload: int, max_concurrent: int) -> None:
+    if max_payload and max_payload * max_concurrent > MAX_PAYLOAD_LIMIT_MB:
+        raise TransformJobError(f"MaxConcurrentTransforms × MaxPayloadInMB = {max_concurrent} × {max_payload} "
+                                f"exceeds SageMaker's limit of {MAX_PAYLOAD_LIMIT_MB} MB; lower one of them")
+
+
+def _settle_with_container(settings: TransformSettings, stages: list[_Stage], log: TextIO) -> TransformSettings:
+    """Ask the first container's `/execution-parameters` for what the request left out, then log the result.
+
+    A handler without the route (no `execution_parameters` method, or one answering None) leaves SageMaker's
+    defaults in place. When the answer changes a setting, the batch variables the handlers see change with it.
+    """
+    ask = getattr(stages[0].handler, "execution_parameters", None) if settings.absent else None
+    answer = None
+    if callable(ask):
+        try:
+            answer = ask()
+        except Exception as e:
+            detail = traceback.format_exception_only(e)[-1].strip()
+            raise TransformJobError(f"container 1: GET /execution-parameters failed: {detail}") from e
+    if answer:
+        settled = settings.with_execution_parameters(answer)
+        if settled is not settings:
+            for stage in stages:
+                stage.environment.update(settled.batch_environment())
+            _log(log, f"execution-parameters from container 1: {json.dumps(answer, sort_keys=True)}")
+        settings = settled
+    _log(log, f"transform job {settings.job_name}: {settings.describe()}")
     return settings
 
 
@@ -249,7 +339,7 @@ def _containers(model: Mapping[str, Any], request: Mapping[str, Any]) -> list[Ma
 class _Stage:
     """One container of the model: its handler and the environment its code sees."""
 
-    handler: InferenceHandler
+    handler: InferenceHandler | XGBoostAlgorithmHandler
     environment: dict[str, str]
     swap_environment: bool
 
@@ -265,9 +355,18 @@ class _Stage:
         _fetch_model_data(container, store, model_dir)
         code_dir = _fetch_code(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), store, model_dir,
                                (workdir if count == 1 else base) / "code")
-        program = environment.get("SAGEMAKER_PROGRAM", "inference.py")
+        algorithm_mode = _serves_xgboost_algorithm(container, environment)
+        program = ("the XGBoost algorithm's own inference" if algorithm_mode
+                   else environment.get("SAGEMAKER_PROGRAM", "inference.py"))
         _log(log, f"container {index + 1}/{count}: image {container.get('Image', '?')}, model data "
                   f"{container.get('ModelDataUrl', 'none')}, handler {program} (run in-process)")
+        if algorithm_mode:
+            with _scoped_environ(environment):
+                try:
+                    algorithm = load_xgboost_algorithm(model_dir)
+                except HandlerLoadError as e:
+                    raise TransformJobError(f"container {index + 1}: {e}") from e
+            return cls(handler=algorithm, environment=environment, swap_environment=count > 1)
         _satisfy_requirements(code_dir, (workdir if count == 1 else base) / "deps", log)
         with _scoped_environ(environment):
             try:
@@ -283,6 +382,12 @@ class _Stage:
             return self.handler.invoke(body, content_type, accept)
         with _scoped_environ(self.environment):
             return self.handler.invoke(body, content_type, accept)
+
+
+def _serves_xgboost_algorithm(container: Mapping[str, Any], environment: Mapping[str, str]) -> bool:
+    """A model of the built-in XGBoost algorithm: an XGBoost image and no inference script, which the
+    SageMaker XGBoost container then serves itself."""
+    return not environment.get("SAGEMAKER_PROGRAM") and is_xgboost_image(container.get("Image"))
 
 
 def _satisfy_requirements(code_dir: Path, target: Path, log: TextIO) -> None:
