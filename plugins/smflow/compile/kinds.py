@@ -6,6 +6,7 @@ Plain JSON-compatible shapes (TypedDicts), because compiled pipelines are cached
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 StepKind = Literal["processing", "evaluation", "training", "create_model", "transform", "register", "deploy",
@@ -14,11 +15,18 @@ STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
 
 
 class Upload(TypedDict):
-    """A local file or folder the operator copies to `uri` before the job starts (`tar`: as .tar.gz)."""
+    """A local file or folder the operator copies to `uri` before the job starts (`tar`: as .tar.gz; then
+    `dependencies`: more folders packed at the top level of the archive under their own names)."""
 
     source: str
     uri: str
     tar: bool
+    dependencies: NotRequired[list[str]]
+
+
+def upload_sources(uploads: Iterable[Upload]) -> list[str]:
+    """Every local path the uploads read (sources and packed dependencies), for fingerprints and cache checks."""
+    return [path for upload in uploads for path in (str(upload["source"]), *upload.get("dependencies", []))]
 
 
 class PreCall(TypedDict):

@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smflow.compile.distribution import PYTORCH_ONLY, distribution_hyperparameters
 from smflow.compile.images import ImageResolutionError, resolve_image
 from smflow.compile.kinds import PreCall, StepKind, Upload
 from smflow.compile.naming import bounded_name, slug
+from smflow.spec.dependencies import dependency_paths
 from smflow.spec.errors import Path_, SpecError
 from smflow.spec.model import (
     ConditionStep,
     CreateModelStep,
     DeployStep,
+    DistributionSpec,
     EvaluationStep,
     ImageSpec,
     ProcessingStep,
@@ -147,8 +150,12 @@ class RequestCompiler:
         return f"{uri.rstrip('/')}/{resolved.prefix}" if resolved.prefix else uri
 
     def source_tarball(self, node: StepNode, uploads: list[Upload]) -> str:
+        """sourcedir.tar.gz: source_dir's contents, plus a training step's `dependencies` folders by name."""
         uri = f"{self.run_prefix(node)}/source/sourcedir.tar.gz"
-        uploads.append({"source": str(node.source_dir), "uri": uri, "tar": True})
+        upload: Upload = {"source": str(node.source_dir), "uri": uri, "tar": True}
+        if isinstance(node.step, TrainingStep) and node.step.dependencies:
+            upload["dependencies"] = [str(p) for p in dependency_paths(node.source_dir, node.step.dependencies)]
+        uploads.append(upload)
         return uri
 
     # ---- processing and evaluation -------------------------------------------------------------
@@ -231,7 +238,7 @@ class RequestCompiler:
             if content_type:
                 channel["ContentType"] = content_type
             channels.append(channel)
-        output_path = f"{self.run_prefix(node)}/output"
+        output_path = step.output_path or f"{self.run_prefix(node)}/output"
         algorithm: dict[str, Any] = {"TrainingImage": self.image(node, "training"),
                                      "TrainingInputMode": step.input_mode}
         if step.metrics:
@@ -250,10 +257,67 @@ class RequestCompiler:
         }
         if channels:
             request["InputDataConfig"] = channels
-        outputs = {"model": f"{output_path}/{JOB_NAME}/output/model.tar.gz",
-                   "output": f"{output_path}/{JOB_NAME}/output/output.tar.gz"}
+        self.estimator_options(node, request)
+        artifacts = f"{output_path.rstrip('/')}/{JOB_NAME}/output"
+        outputs = {"model": f"{artifacts}/model.tar.gz", "output": f"{artifacts}/output.tar.gz"}
         return CompiledTask(node.task_id, "training", "CreateTrainingJob", request, outputs, uploads,
                             retries=step.retries)
+
+    def estimator_options(self, node: StepNode, request: dict[str, Any]) -> None:
+        """The SDK estimator options beyond script mode, as the SDK puts them in CreateTrainingJob: KMS keys,
+        warm pool, checkpoints, managed spot (with the API's MaxWaitTimeInSeconds rules) and `distribution`."""
+        step = node.step
+        assert isinstance(step, TrainingStep)
+        issues: list[tuple[Path_, str]] = []
+        if step.output_kms_key:
+            request["OutputDataConfig"]["KmsKeyId"] = step.output_kms_key
+        if step.volume_kms_key:
+            request["ResourceConfig"]["VolumeKmsKeyId"] = step.volume_kms_key
+        if step.keep_alive_period is not None:
+            request["ResourceConfig"]["KeepAlivePeriodInSeconds"] = step.keep_alive_period
+        if step.checkpoints is not None:
+            request["CheckpointConfig"] = {
+                "S3Uri": step.checkpoints.s3_uri or f"{self.run_prefix(node)}/checkpoints/",
+                "LocalPath": step.checkpoints.local_path}
+        if step.use_spot_instances:
+            request["EnableManagedSpotTraining"] = True
+            runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
+            if step.max_wait is None:
+                issues.append(((*node.path, "use_spot_instances"),
+                               f"managed spot training needs `max_wait` (seconds, at least max_runtime_seconds = "
+                               f"{runtime}): SageMaker refuses a spot job without MaxWaitTimeInSeconds"))
+            elif step.max_wait < runtime:
+                issues.append(((*node.path, "max_wait"),
+                               f"max_wait {step.max_wait} is less than max_runtime_seconds {runtime}; SageMaker "
+                               "requires MaxWaitTimeInSeconds >= MaxRuntimeInSeconds, so raise max_wait or lower "
+                               "max_runtime_seconds"))
+            else:
+                request["StoppingCondition"]["MaxWaitTimeInSeconds"] = step.max_wait
+        if step.distribution is not None:
+            issues += self.distribution(node, step.distribution, request["HyperParameters"])
+        if issues:
+            if self.doc.source is None:
+                raise SpecError([])
+            raise SpecError([self.doc.source.issue(path, message) for path, message in issues])
+
+    def distribution(self, node: StepNode, spec: DistributionSpec, hyperparameters: dict[str, str]
+                     ) -> list[tuple[Path_, str]]:
+        """`distribution` → the SDK's hyperparameters for it, JSON-encoded as the SDK encodes them."""
+        step = node.step
+        image = (step.image if isinstance(step, StepBase) and step.image else None) or self.defaults.image
+        pytorch_only = [key for key in PYTORCH_ONLY if getattr(spec, key) is not None]
+        if pytorch_only and image.uri is None and image.framework != "pytorch":
+            return [((*node.path, "distribution", pytorch_only[0]),
+                     f"{pytorch_only[0]} is an option of the SDK's PyTorch estimator, but this step's image is "
+                     f"{image.framework}; use a pytorch image or another strategy (mpi, smdistributed, …)")]
+        extra = distribution_hyperparameters(spec, self.instance_type(node),
+                                             pytorch=image.uri is not None or image.framework == "pytorch")
+        taken = sorted(set(extra) & set(hyperparameters))
+        if taken:
+            return [((*node.path, "hyperparameters", taken[0]),
+                     f"hyperparameter {taken[0]!r} is set by `distribution`; rename it")]
+        hyperparameters.update({k: json.dumps(v) for k, v in extra.items()})
+        return []
 
     # ---- models, transform, registry, endpoints -----------------------------------------------------
 
@@ -300,23 +364,29 @@ class RequestCompiler:
         uploads: list[Upload] = []
         output_path = f"{self.run_prefix(node)}/{JOB_NAME}/output/"
         model_task = self.upstream_task(node, step.model)
+        # Only what the YAML says, as the SDK's Transformer sends it: S3DataType always; ContentType, SplitType,
+        # Accept, AssembleWith, BatchStrategy, MaxPayloadInMB, MaxConcurrentTransforms (and CompressionType,
+        # which the spec has no field for) only when given, so SageMaker's and the container's defaults apply.
+        given: dict[str, dict[str, Any]] = {
+            "": {"BatchStrategy": step.batch_strategy, "MaxPayloadInMB": step.max_payload_mb,
+                 "MaxConcurrentTransforms": step.max_concurrent_transforms},
+            "TransformInput": {"ContentType": step.content_type, "SplitType": step.split_type},
+            "TransformOutput": {"Accept": step.accept, "AssembleWith": step.assemble_with},
+        }
         request: dict[str, Any] = {
             "TransformJobName": JOB_NAME,
             "ModelName": f"{{{{ smflow.output('{model_task}', 'model_name') }}}}",
-            "BatchStrategy": step.batch_strategy,
-            "MaxPayloadInMB": step.max_payload_mb,
-            "MaxConcurrentTransforms": step.max_concurrent_transforms,
             "TransformInput": {
                 "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                "S3Uri": self.input_uri(node, "input", uploads)}},
-                "ContentType": step.content_type, "SplitType": step.split_type, "CompressionType": "None"},
-            "TransformOutput": {"S3OutputPath": output_path, "Accept": step.accept or step.content_type,
-                                "AssembleWith": step.assemble_with},
+                                                "S3Uri": self.input_uri(node, "input", uploads)}}},
+            "TransformOutput": {"S3OutputPath": output_path},
             "TransformResources": {"InstanceType": self.instance_type(node),
                                    "InstanceCount": self.instance_count(node)},
             "Environment": self.environment(node),
             "Tags": self.tags(node),
         }
+        for section, fields in given.items():
+            (request[section] if section else request).update({k: v for k, v in fields.items() if v is not None})
         processing = {k: v for k, v in {"InputFilter": step.input_filter, "JoinSource": step.join_source,
                                         "OutputFilter": step.output_filter}.items() if v is not None}
         if processing:

@@ -29,6 +29,7 @@ import smflow
 from smflow import settings
 from smflow.atomic_files import replacing
 from smflow.compile.graph import FORMAT_VERSION, CompiledPipeline, compile_pipeline
+from smflow.compile.kinds import upload_sources
 from smflow.errors import SmflowError
 from smflow.settings import smflow_home
 from smflow.spec.discovery import PipelineSource, discover
@@ -71,7 +72,7 @@ def _compile_source(source: PipelineSource, contents: list[bytes], *, use_cache:
         try:
             hit = CompiledPipeline.from_json(json.loads(cached.read_bytes()))
             # The key covers the YAML; a script or data file deleted since must still be reported.
-            if all(os.path.exists(u) for u in {u["source"] for d in hit.dags for t in d.tasks for u in t.uploads}):
+            if all(os.path.exists(u) for d in hit.dags for t in d.tasks for u in upload_sources(t.uploads)):
                 return hit
         except (OSError, ValueError, KeyError, TypeError):
             pass

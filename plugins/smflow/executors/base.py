@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -61,8 +61,9 @@ class Executor(ABC):
         """
 
     @abstractmethod
-    def upload(self, source: Path, uri: str, *, tar: bool = False) -> None:
-        """Copy a local file or directory to an `s3://` URI; `tar=True` packs it as a .tar.gz first."""
+    def upload(self, source: Path, uri: str, *, tar: bool = False, dependencies: Sequence[Path] = ()) -> None:
+        """Copy a local file or directory to an `s3://` URI; `tar=True` packs it as a .tar.gz first, with each of
+        `dependencies` added at the top level under its own name (an estimator's sourcedir.tar.gz)."""
 
     @abstractmethod
     def read_bytes(self, uri: str) -> bytes: ...

@@ -6,7 +6,7 @@ A thin adapter, symmetric with `sagemaker.py`: API calls go to `smflow.local_sag
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,12 +43,14 @@ class LocalExecutor(Executor):
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return self.service.call(operation, params)
 
-    def upload(self, source: Path, uri: str, *, tar: bool = False) -> None:
+    def upload(self, source: Path, uri: str, *, tar: bool = False, dependencies: Sequence[Path] = ()) -> None:
         source = Path(source)
         if not source.exists():
             raise FileNotFoundError(f"{source}: nothing to upload to {uri} (no such file or directory)")
+        if dependencies and not tar:
+            raise ValueError(f"dependencies are packed into an archive; upload {source} to {uri} with tar=True")
         if tar:
-            self.store.upload_tar(source, uri)
+            self.store.upload_tar(source, uri, dependencies)
         elif source.is_dir():
             self.store.upload_dir(source, uri)
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -47,12 +47,14 @@ class SageMakerExecutor(Executor):
         response.pop("ResponseMetadata", None)
         return dict(response)
 
-    def upload(self, source: Path, uri: str, *, tar: bool = False) -> None:
+    def upload(self, source: Path, uri: str, *, tar: bool = False, dependencies: Sequence[Path] = ()) -> None:
         bucket, key = split_s3_uri(uri)
+        if dependencies and not tar:
+            raise ValueError(f"dependencies are packed into an archive; upload {source} to {uri} with tar=True")
         if tar:
             with tempfile.TemporaryDirectory() as tmp:
                 archive = Path(tmp) / "archive.tar.gz"
-                pack_tarball(source, archive)
+                pack_tarball(source, archive, dependencies)
                 self.s3.upload_file(str(archive), bucket, key)
             return
         if source.is_dir():

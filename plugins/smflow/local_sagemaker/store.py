@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from smflow.atomic_files import is_stale, remove_stale, replacing
@@ -124,10 +124,11 @@ class LocalStore:
                 written.append(uri)
         return written
 
-    def upload_tar(self, source: Path, uri: str) -> None:
-        """Pack a directory's contents (from inside it, as SageMaker packs model.tar.gz) and store it."""
+    def upload_tar(self, source: Path, uri: str, dependencies: Sequence[Path] = ()) -> None:
+        """Pack a directory's contents (from inside it, as SageMaker packs model.tar.gz) and store it; each of
+        `dependencies` is added at the top level under its own name (sourcedir.tar.gz, as the SDK packs it)."""
         with replacing(self.path_for(uri), suffix=_PART_SUFFIX) as tmp:
-            pack_tarball(source, tmp)
+            pack_tarball(source, tmp, dependencies)
 
     def list(self, prefix_uri: str) -> builtins.list[str]:
         """Every object URI that starts with `prefix_uri` (string prefix, as S3 ListObjectsV2)."""

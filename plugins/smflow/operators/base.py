@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from smflow.compile.fingerprint import request_fingerprint
-from smflow.compile.kinds import PreCall, Upload
+from smflow.compile.kinds import PreCall, Upload, upload_sources
 from smflow.compile.render import RunTemplateContext
 from smflow.operators.result import TaskResult, output_of
 
@@ -93,7 +93,7 @@ class SmflowOperator(BaseOperator):
         context["smflow"] = names  # type: ignore[typeddict-unknown-key]
         super().render_template_fields(context, jinja_env)
         names.fingerprint = request_fingerprint(self.request, outputs=self.outputs, pre=self.pre,
-                                                upload_sources=[str(u["source"]) for u in self.uploads])
+                                                upload_sources=upload_sources(self.uploads))
         for field in self.template_fields:
             setattr(self, field, names.finalise(getattr(self, field)))
         self.names = names
@@ -115,10 +115,12 @@ class SmflowOperator(BaseOperator):
         """Upload code and local inputs the request points at (per run, so a run is reproducible)."""
         for upload in self.uploads:
             source = Path(upload["source"])
-            if not source.exists():
-                raise FileNotFoundError(f"{source} (to upload to {upload['uri']}) does not exist; was it moved "
-                                        "since the pipeline was compiled?")
-            executor.upload(source, upload["uri"], tar=bool(upload.get("tar")))
+            dependencies = [Path(d) for d in upload.get("dependencies", [])]
+            for path in (source, *dependencies):
+                if not path.exists():
+                    raise FileNotFoundError(f"{path} (to upload to {upload['uri']}) does not exist; was it moved "
+                                            "since the pipeline was compiled?")
+            executor.upload(source, upload["uri"], tar=bool(upload.get("tar")), dependencies=dependencies)
             self.log.info("uploaded %s → %s", source, upload["uri"])
 
     def result(self, name: str, status: str, outputs: dict[str, Any] | None = None,

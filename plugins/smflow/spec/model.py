@@ -6,6 +6,7 @@ anywhere. Semantics that need the whole document (references, cycles, files on d
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
@@ -20,10 +21,18 @@ from pydantic import (
 )
 
 from smflow.s3_names import bucket_name_problem, key_problem
+from smflow.spec.parameter_slots import TEXT, Slot
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=64)]
 Scalar = str | int | float | bool
+# Fields a pipeline parameter can set (`{{ params.NAME }}`); spec/parameter_slots.py, README "Pipeline parameters".
+Text = Annotated[str, TEXT]
+InstanceType = Annotated[str, Slot("string")]
+InstanceCount = Annotated[int | str, Slot("integer", minimum=1)]
+VolumeGb = Annotated[int | str, Slot("integer", minimum=1)]
+StepVolumeGb = Annotated[int | str, Slot("integer", minimum=1, maximum=16384)]
+RuntimeSeconds = Annotated[int | str, Slot("integer", minimum=1, maximum=2419200)]
 
 REFERENCE_HELP = (
     "an input is a step output reference `step.output` (or `model.step.output` across model units), "
@@ -91,13 +100,13 @@ class Defaults(StrictModel):
     bucket: str = Field("smflow", description="S3 bucket (the local store maps it to a directory)")
     prefix: str | None = Field(None, description="key prefix for everything the pipeline writes; default: name")
     region: str = "us-east-1"
-    instance_type: str = "ml.m5.large"
-    instance_count: Annotated[int, Field(ge=1)] = 1
-    volume_size_gb: Annotated[int, Field(ge=1)] = 30
-    max_runtime_seconds: Annotated[int, Field(ge=1, le=2419200)] = 86400
+    instance_type: InstanceType = "ml.m5.large"
+    instance_count: InstanceCount = 1
+    volume_size_gb: VolumeGb = 30
+    max_runtime_seconds: RuntimeSeconds = 86400
     image: ImageSpec = ImageSpec(framework="sklearn", version="1.2-1")
     tags: dict[str, str] = {}
-    environment: dict[str, str] = {}
+    environment: dict[str, Text] = {}
 
     @field_validator("bucket")
     @classmethod
@@ -111,12 +120,12 @@ class Defaults(StrictModel):
 class StepBase(StrictModel):
     name: Name
     depends_on: list[str] = Field([], description="extra upstream steps (`step` or `model.step`)")
-    instance_type: str | None = None
-    instance_count: Annotated[int, Field(ge=1)] | None = None
+    instance_type: InstanceType | None = None
+    instance_count: InstanceCount | None = None
     image: ImageSpec | None = None
-    environment: dict[str, str] = {}
-    max_runtime_seconds: Annotated[int, Field(ge=1, le=2419200)] | None = None
-    volume_size_gb: Annotated[int, Field(ge=1, le=16384)] | None = None
+    environment: dict[str, Text] = {}
+    max_runtime_seconds: RuntimeSeconds | None = None
+    volume_size_gb: StepVolumeGb | None = None
     retries: Annotated[int, Field(ge=0, le=10)] | None = Field(None, description="default: airflow.retries")
     source_dir: str | None = Field(None, description="this step's scripts folder, relative to the YAML file; "
                                                      "default: the model unit's source_dir")
@@ -129,7 +138,7 @@ class ProcessingStep(StepBase):
     entry_point: str
     command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(
         ["python3"], description=PROCESSING_COMMAND_HELP)
-    arguments: list[str] = []
+    arguments: list[Text] = []
     inputs: dict[Name, Input] = Field({}, description=REFERENCE_HELP)
     outputs: Outputs = Field([], description="names (each written to /opt/ml/processing/output/<name>), or a "
                                              "mapping name → container folder (`train: /opt/ml/processing/train`) "
@@ -142,7 +151,13 @@ def _s3_uri(value: str) -> str:
     problem = ("write an S3 URI like s3://bucket/prefix" if not value.startswith("s3://") or not bucket
                else bucket_name_problem(bucket) or key_problem(key))
     if problem:
-        raise ValueError(f"{value!r}: {problem}")
+        raise ValueError(problem)
+    return value
+
+
+def _under_opt_ml(value: str) -> str:
+    if not value.startswith("/opt/ml/") or value.rstrip("/") == "/opt/ml":
+        raise ValueError("write a container folder under /opt/ml/, e.g. /opt/ml/checkpoints (the SDK's default)")
     return value
 
 
@@ -157,7 +172,7 @@ class CheckpointSpec(StrictModel):
 
     s3_uri: S3Uri | None = Field(None, description="where checkpoints are kept; default: <run prefix>/checkpoints/, "
                                                    "shared by every try of the step in one DAG run")
-    local_path: Annotated[str, Field(pattern=r"^/opt/ml/", max_length=4096)] = Field(
+    local_path: Annotated[str, Field(max_length=4096), AfterValidator(_under_opt_ml)] = Field(
         "/opt/ml/checkpoints", description="container folder the script writes checkpoints to")
 
 
@@ -206,7 +221,8 @@ class DistributionSpec(StrictModel):
 
 
 class TrainingStep(StepBase):
-    """A script-mode training job; outputs `model` (model.tar.gz) and `output` (output.tar.gz)."""
+    """A training job, script mode (`entry_point`) or the built-in XGBoost algorithm (no entry_point); outputs
+    `model` (model.tar.gz) and `output` (output.tar.gz)."""
 
     @field_validator("hyperparameters")
     @classmethod
@@ -218,8 +234,10 @@ class TrainingStep(StepBase):
         return value
 
     type: Literal["training"]
-    entry_point: str
-    hyperparameters: dict[str, Scalar] = {}
+    entry_point: str | None = Field(None, description="training script in source_dir (script mode); omit it for "
+                                                      "the built-in XGBoost algorithm (an xgboost image, "
+                                                      "hyperparameters such as num_round and objective)")
+    hyperparameters: dict[str, Annotated[Scalar, TEXT]] = {}
     inputs: dict[Name, Input] = Field({}, description="channel name → " + REFERENCE_HELP)
     input_mode: Literal["File", "FastFile"] = "File"
     metrics: dict[str, Annotated[str, Field(min_length=1, max_length=500)]] = Field(
@@ -265,13 +283,21 @@ class TransformStep(StepBase):
     type: Literal["transform"]
     model: str = Field(description="create_model step to run")
     input: Input = Field(description=REFERENCE_HELP)
-    content_type: str = "text/csv"
-    accept: str | None = None
-    split_type: Literal["None", "Line"] = "Line"
-    batch_strategy: Literal["SingleRecord", "MultiRecord"] = "MultiRecord"
-    max_payload_mb: Annotated[int, Field(ge=0, le=100)] = 6
-    max_concurrent_transforms: Annotated[int, Field(ge=1)] = 1
-    assemble_with: Literal["None", "Line"] = "Line"
+    # Like the SDK's Transformer / transform(): absent options are left out of the request, so SageMaker's
+    # and the container's defaults apply (an SKLearn container then answers JSON, one response per object).
+    content_type: str | None = Field(None, description="MIME type of the input, e.g. text/csv; absent: none sent")
+    accept: str | None = Field(None, description="MIME type to answer in; absent: the container's default "
+                                                 "(SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, else application/json)")
+    split_type: Literal["None", "Line"] | None = Field(None, description="Line: one record per line; "
+                                                                         "absent: None (each object whole)")
+    batch_strategy: Literal["SingleRecord", "MultiRecord"] | None = Field(
+        None, description="absent: the container's execution-parameters, else MultiRecord")
+    max_payload_mb: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        None, description="absent: the container's execution-parameters, else 6")
+    max_concurrent_transforms: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="absent or 0: the container's execution-parameters, else 1")
+    assemble_with: Literal["None", "Line"] | None = Field(None, description="Line: a newline after each response; "
+                                                                            "absent: None (concatenated)")
     input_filter: str | None = None
     join_source: Literal["None", "Input"] | None = None
     output_filter: str | None = None
@@ -284,7 +310,7 @@ class EvaluationStep(StepBase):
     entry_point: str
     command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(
         ["python3"], description=PROCESSING_COMMAND_HELP)
-    arguments: list[str] = []
+    arguments: list[Text] = []
     inputs: dict[Name, Input] = Field({}, description=REFERENCE_HELP)
     report: str = Field("evaluation.json", description="file name of the metrics JSON the script writes")
     output_dir: Annotated[str, Field(pattern=r"^/opt/ml/processing/")] = Field(
@@ -294,7 +320,7 @@ class EvaluationStep(StepBase):
 Comparison = Literal["lt", "le", "gt", "ge", "eq", "ne"]
 
 
-Threshold = Annotated[float, Field(allow_inf_nan=False)]  # a NaN threshold could never hold
+Threshold = Annotated[float | str, Slot("number")]  # finite (a NaN threshold could never hold), or a parameter
 
 
 class Check(StrictModel):
@@ -319,7 +345,7 @@ class BeatApproved(StrictModel):
 
     metric: str
     direction: Literal["minimize", "maximize"]
-    margin: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    margin: Annotated[float | str, Slot("number", minimum=0)] = 0.0
     group: str | None = Field(None, description="model package group; default: the unit's register step group")
 
 
@@ -347,7 +373,8 @@ class RegisterStep(StepBase):
     type: Literal["register"]
     model: str = Field(description="training step whose model.tar.gz to register")
     group: str | None = Field(None, description="model package group; default `<pipeline>-<model unit>`")
-    approval: Literal["Approved", "PendingManualApproval", "Rejected"] = "PendingManualApproval"
+    approval: Annotated[str, Slot("choice", choices=("Approved", "PendingManualApproval", "Rejected"))] = \
+        "PendingManualApproval"
     report: str | None = Field(None, description="evaluation step whose report becomes the model metrics")
     entry_point: str | None = Field("inference.py", description="inference script in source_dir; null when "
                                                                 "model.tar.gz carries its own code/")
@@ -412,6 +439,76 @@ class Options(StrictModel):
         "qualified", description="`qualified`: task ids are `<model>.<step>`; `step`: the bare step name")
 
 
+ParameterType = Literal["string", "integer", "number", "boolean"]
+
+
+def parameter_type_of(value: object) -> ParameterType | None:
+    """The parameter type a short-form default (`threshold: 0.5`) implies; bool before int (bool is an int)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
+def _fits_type(value: object, kind: ParameterType) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return parameter_type_of(value) == kind
+
+
+class Parameter(StrictModel):
+    """A pipeline parameter set per run, as SageMaker Pipelines' ParameterString / ParameterInteger /
+    ParameterFloat / ParameterBoolean: an Airflow param of the pipeline's DAGs (the Trigger form shows it),
+    referenced as `{{ params.NAME }}` in the fields that take one. `name: <default>` is the short form."""
+
+    type: ParameterType = Field(description="string, integer, number or boolean; default: the default's type")
+    default: Scalar = Field(description="the value a run uses unless its conf (or the Trigger form) sets another")
+    description: str = Field("", description="shown under the field in Airflow's Trigger form")
+    enum: Annotated[list[Scalar], Field(min_length=1)] | None = Field(None, description="the allowed values")
+    minimum: Annotated[float, Field(allow_inf_nan=False)] | None = Field(None, description="integer/number only")
+    maximum: Annotated[float, Field(allow_inf_nan=False)] | None = Field(None, description="integer/number only")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: object) -> object:
+        if isinstance(data, dict):
+            if "type" not in data and parameter_type_of(data.get("default")):
+                return {**data, "type": parameter_type_of(data["default"])}
+            return data
+        if parameter_type_of(data) is None:
+            raise ValueError("a parameter is its default value (e.g. `threshold: 0.5`) or a mapping "
+                             "{type, default, description, enum, minimum, maximum}")
+        return {"type": parameter_type_of(data), "default": data}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Parameter:
+        numeric = self.type in ("integer", "number")
+        if not _fits_type(self.default, self.type):
+            raise ValueError(f"default {self.default!r} is not a{'n' if self.type == 'integer' else ''} "
+                             f"{self.type}{' (finite)' if self.type == 'number' else ''}; give a default of the "
+                             "parameter's type, or change `type`")
+        if not numeric and (self.minimum is not None or self.maximum is not None):
+            raise ValueError(f"minimum and maximum apply to integer and number parameters, not {self.type}")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"minimum {self.minimum:g} is above maximum {self.maximum:g}")
+        for value in [*(self.enum or []), self.default]:
+            if not _fits_type(value, self.type):
+                raise ValueError(f"enum value {value!r} is not a {self.type} like the parameter")
+            if numeric and ((self.minimum is not None and float(value) < self.minimum)  # type: ignore[arg-type]
+                            or (self.maximum is not None and float(value) > self.maximum)):  # type: ignore[arg-type]
+                raise ValueError(f"{value!r} is outside minimum {self.minimum} / maximum {self.maximum}")
+        if self.enum is not None and self.default not in self.enum:
+            raise ValueError(f"default {self.default!r} is not one of enum {self.enum}")
+        return self
+
+
 class PipelineSpec(StrictModel):
     """One ML project: model units, their steps, schedules and extra dependencies."""
 
@@ -424,6 +521,9 @@ class PipelineSpec(StrictModel):
                                                             "retries, retry_delay, tags of the DAGs")
     models: Annotated[dict[Name, ModelUnit], Field(min_length=1)]
     dependencies: list[str] = Field([], description="Airflow notation: `a >> b >> c` (step or model.step)")
+    parameters: dict[str, Parameter] = Field(
+        {}, description="name → default (`threshold: 0.5`) or {type, default, description, enum, minimum, "
+                        "maximum}; set per run, referenced as `{{ params.NAME }}`")
 
     @property
     def prefix(self) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import graphlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from smflow.s3_names import bucket_name_problem, key_problem
+from smflow.spec.algorithm_mode import algorithm_problems, inference_entry_point
 from smflow.spec.dependencies import dependency_problems
 from smflow.spec.errors import Path_, SpecError, SpecIssue
 from smflow.spec.load import SourceMap
@@ -29,6 +31,7 @@ from smflow.spec.model import (
     TrainingStep,
     TransformStep,
 )
+from smflow.spec.parameters import check_parameters
 from smflow.spec.paths import path_problem, probe, resolved
 from smflow.spec.processing_paths import RESERVED, container_path_problem, input_destination, output_paths
 
@@ -89,6 +92,7 @@ class PipelineDocument:
     inputs: dict[tuple[str, str], ResolvedInput] = field(default_factory=dict)  # (task_id, input name) →
     source: SourceMap | None = None
     sources: list[Path] = field(default_factory=list)
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → Airflow Param schema
 
 
 def s3_uri_problem(uri: str) -> str | None:
@@ -293,7 +297,10 @@ class _Resolver:
     def resolve_step(self, node: StepNode) -> None:  # noqa: C901 - one branch per step kind reads best
         step = node.step
         if isinstance(step, ProcessingStep | EvaluationStep | TrainingStep):
-            self.check_file(node, step.entry_point, "entry_point")
+            if step.entry_point is not None:
+                self.check_file(node, step.entry_point, "entry_point")
+            elif isinstance(step, TrainingStep):
+                self.check_algorithm(node, step)
             for name, value in step.inputs.items():
                 self.resolve_input(node, name, value, (*node.path, "inputs", name))
         if isinstance(step, ProcessingStep | EvaluationStep):
@@ -308,12 +315,12 @@ class _Resolver:
                                                                  "evaluation inputs only")
             self.link(node, step.model, "model", (CreateModelStep,))
         elif isinstance(step, CreateModelStep):
-            if step.entry_point:
-                self.check_file(node, step.entry_point, "entry_point")
+            if self.model_entry_point(node, step):
+                self.check_file(node, step.entry_point or "", "entry_point")
             self.link(node, step.model, "model", (TrainingStep,))
         elif isinstance(step, RegisterStep):
-            if step.entry_point:
-                self.check_file(node, step.entry_point, "entry_point")
+            if self.model_entry_point(node, step):
+                self.check_file(node, step.entry_point or "", "entry_point")
             self.link(node, step.model, "model", (TrainingStep,))
             if step.report:
                 self.link(node, step.report, "report", (EvaluationStep,))
@@ -327,6 +334,20 @@ class _Resolver:
                                                           "group from; set beat_approved.group")
         for index, upstream in enumerate(step.depends_on):
             self.link(node, upstream, ("depends_on", index), ())
+
+    def check_algorithm(self, node: StepNode, step: TrainingStep) -> None:
+        """A training step without entry_point: a built-in algorithm (spec/algorithm_mode.py)."""
+        from smflow import settings
+
+        for path, message in algorithm_problems(step, node.path, self.spec.defaults, settings.get("executor")):
+            self.error(path, message)
+
+    def model_entry_point(self, node: StepNode, step: CreateModelStep | RegisterStep) -> str | None:
+        """The inference script a model step uses; none by default for a built-in XGBoost model."""
+        training = self.find_quietly(node.unit, step.model)
+        if training is None or not isinstance(training.step, TrainingStep):
+            return step.entry_point
+        return inference_entry_point(step, training.step, self.spec.defaults)
 
     def find_quietly(self, unit: str, name: str) -> StepNode | None:
         """`step` (in `unit`) or `unit.step`, or None."""
@@ -419,9 +440,11 @@ def resolve(spec: PipelineSpec, source: SourceMap, file: Path) -> PipelineDocume
     resolver.check_schedule()
     resolver.check_gates()
     order = resolver.check_cycles()
+    parameter_issues, parameters = check_parameters(spec, source)
+    resolver.issues.extend(parameter_issues)
     if resolver.issues:
         raise SpecError(resolver.issues)
     nodes = {task_id: resolver.nodes[task_id] for task_id in order}
     return PipelineDocument(spec, file, resolver.base_dir, nodes, sorted(resolver.edges), resolver.inputs,
-                            source=source)
+                            source=source, parameters=parameters)
 
