@@ -653,7 +653,8 @@ class _Translator:
         if sec.has("content_type"):
             native.put("content_type", sec.get("content_type"), sec.at / "content_type")
             native.put("accept", sec.get("content_type"), sec.at / "content_type")  # the framework's accept
-        else:
+        else:  # the framework's defaults, written out: a native transform leaves absent fields unset
+            native.put("content_type", "text/csv", sec.at)
             native.put("accept", "text/csv", sec.at)
         env = sec.get("env")
         if env is not None:
