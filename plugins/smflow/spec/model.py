@@ -7,6 +7,7 @@ anywhere. Semantics that need the whole document (references, cycles, files on d
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
@@ -162,8 +163,16 @@ def _under_opt_ml(value: str) -> str:
 
 
 S3Uri = Annotated[str, AfterValidator(_s3_uri)]
-KmsKey = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^[a-zA-Z0-9:/_-]+$",
-                              description="KMS key ID, ARN or alias ARN")]
+
+
+def _kms_key(value: str) -> str:
+    if not re.fullmatch(r"[a-zA-Z0-9:/_-]{1,2048}", value):
+        raise ValueError("not a KMS key: give a key ID, key ARN or alias (letters, digits, ':', '/', '_', '-'), "
+                         "e.g. alias/training or arn:aws:kms:us-east-1:111122223333:key/<id>")
+    return value
+
+
+KmsKey = Annotated[str, AfterValidator(_kms_key), Field(description="KMS key ID, key ARN or alias")]
 
 
 class CheckpointSpec(StrictModel):
