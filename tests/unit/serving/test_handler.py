@@ -12,6 +12,7 @@ import pytest
 
 from smflow.serving.handler import (
     HandlerLoadError,
+    InvalidResponseError,
     RequirementsNotSatisfiedError,
     UnsupportedContentTypeError,
     encode,
@@ -286,3 +287,122 @@ def test_float64_and_int_csv_fast_path_matches_savetxt_byte_for_byte() -> None:
         expected = io.StringIO()
         np.savetxt(expected, array, delimiter=",", fmt="%s")
         assert encode(array, "text/csv") == expected.getvalue().encode()
+
+
+# ---- return shapes and Accept handling through a loaded script ---------------------------------------------
+
+FEATURIZER = """
+import json
+
+import numpy as np
+from flask import Response  # what sagemaker_containers' worker.Response is
+
+
+def model_fn(model_dir):
+    return np.array([2.0, 3.0])
+
+
+def predict_fn(input_data, model):
+    return input_data * model
+
+
+def output_fn(prediction, accept):
+    if accept == "application/json":
+        instances = [{"features": row} for row in prediction.tolist()]
+        return Response(json.dumps({"instances": instances}), mimetype=accept)
+    elif accept == "text/csv":
+        return Response("\\n".join(",".join(str(v) for v in row) for row in prediction.tolist()), mimetype=accept)
+    else:
+        raise RuntimeError("{} accept type is not supported by this script.".format(accept))
+"""
+
+
+def test_output_fn_returning_a_flask_response_as_the_featurizer_examples_do(tmp_path: Path) -> None:
+    write_code(tmp_path, FEATURIZER)
+    handler = load_handler(tmp_path)
+
+    body, content_type = handler.invoke(b"1,1\n2,2\n", "text/csv", "application/json")
+    assert json.loads(body) == {"instances": [{"features": [2.0, 3.0]}, {"features": [4.0, 6.0]}]}
+    assert content_type == "application/json"
+    assert handler.invoke(b"1,1", "text/csv", "text/csv") == (b"2.0,3.0", "text/csv; charset=utf-8")
+
+
+def test_no_accept_or_any_means_the_default_accept_the_script_sees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_code(tmp_path, FEATURIZER)
+    monkeypatch.delenv("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", raising=False)
+    json_default = load_handler(tmp_path)
+    monkeypatch.setenv("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv")
+    csv_default = load_handler(tmp_path)
+    monkeypatch.setenv("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/x-npy")  # read once, at load
+
+    for accept in (None, "", "*/*"):
+        assert json_default.invoke(b"1,1", "text/csv", accept)[1] == "application/json"
+        assert csv_default.invoke(b"1,1", "text/csv", accept) == (b"2.0,3.0", "text/csv; charset=utf-8")
+    assert csv_default.resolve_accept("application/json") == "application/json"
+    with pytest.raises(RuntimeError, match="image/png accept type is not supported by this script"):
+        json_default.invoke(b"1,1", "text/csv", "image/png")
+
+
+def test_a_request_without_content_type_is_read_as_json_as_skc_does(tmp_path: Path) -> None:
+    write_code(tmp_path, SUM_MODEL)
+    handler = load_handler(tmp_path)
+
+    assert handler.invoke(b"[[1, 2], [3, 4]]", "", "text/csv") == (b"3.0\n7.0\n", "text/csv")
+    with pytest.raises(json.JSONDecodeError):
+        handler.invoke(b"1,2\n3,4\n", "", "text/csv")  # CSV without its ContentType fails there too
+
+
+def test_transform_fn_tuple_and_invalid_returns_name_the_function_and_script(tmp_path: Path) -> None:
+    write_code(tmp_path, """
+        import json
+
+        def model_fn(model_dir):
+            return None
+
+        def transform_fn(model, request_body, content_type, accept):
+            rows = json.loads(request_body)
+            if rows == "nothing":
+                return None
+            return json.dumps([sum(r) for r in rows]), accept
+    """)
+    handler = load_handler(tmp_path)
+
+    assert handler.invoke(b"[[1, 2]]", "application/json", None) == (b"[3]", "application/json")
+    with pytest.raises(InvalidResponseError, match=r"inference.py: transform_fn returned None"):
+        handler.invoke(b'"nothing"', "application/json", None)
+
+
+def test_invalid_output_fn_return_is_a_clear_error(tmp_path: Path) -> None:
+    write_code(tmp_path, SUM_MODEL + "\ndef output_fn(prediction, accept):\n    return prediction\n")
+    handler = load_handler(tmp_path)
+
+    with pytest.raises(InvalidResponseError, match=r"inference.py: output_fn returned ndarray array\(\[3.\]"
+                                                   r".*return bytes or str, a \(body, content_type\) tuple"):
+        handler.invoke(b"1,2", "text/csv", "text/csv")
+
+
+def test_execution_parameters_fn_answers_as_a_json_response(tmp_path: Path) -> None:
+    write_code(tmp_path, SUM_MODEL + """
+import json
+from flask import Response
+
+def execution_parameters_fn():
+    return Response(json.dumps({"BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 2}),
+                    mimetype="application/json")
+""")
+    assert load_handler(tmp_path).execution_parameters() == {"BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 2}
+
+    write_code(tmp_path / "none", SUM_MODEL)
+    assert load_handler(tmp_path / "none").execution_parameters() is None
+
+    write_code(tmp_path / "list", SUM_MODEL + "\ndef execution_parameters_fn():\n    return '[1]'\n")
+    with pytest.raises(InvalidResponseError, match="execution_parameters_fn answered list JSON; it must be an "
+                                                   "object with MaxConcurrentTransforms"):
+        load_handler(tmp_path / "list").execution_parameters()
+
+    write_code(tmp_path / "arity", SUM_MODEL + "\ndef execution_parameters_fn(context):\n    return '{}'\n")
+    with pytest.raises(HandlerLoadError, match=r"execution_parameters_fn takes 1 parameters; SageMaker's "
+                                               r"scikit-learn container calls it with none"):
+        load_handler(tmp_path / "arity")
