@@ -333,3 +333,97 @@ def test_multirecord_payloads_hold_whole_lines_within_the_limit_and_rebuild_the_
         assert b"".join(p for p, _ in payloads) == data
         assert all(len(p) <= 64 and (p.endswith(b"\n") or p is payloads[-1][0]) for p, _ in payloads)
         assert sum(count for _, count in payloads) == len(lines)
+
+
+# ---- absent fields: SageMaker's and the container's defaults ------------------------------------------------
+
+def bare_request(input_uri: str, **fields: Any) -> dict[str, Any]:
+    """What the SDK's Transformer sends when nothing optional is set: S3DataType and the required fields."""
+    return {
+        "TransformJobName": "churn-batch-2",
+        "ModelName": "churn",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
+                           **fields.pop("TransformInput", {})},
+        "TransformOutput": {"S3OutputPath": f"{BUCKET}/batch/bare-out", **fields.pop("TransformOutput", {})},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        **fields,
+    }
+
+
+def test_csv_without_accept_split_or_assembly_is_answered_as_skc_does_json_per_object(
+    store: LocalStore, tmp_path: Path, classifier: LogisticRegression
+) -> None:
+    first, second = features(30, 21), features(7, 22)
+    write_csv(store, f"{BUCKET}/batch/bare/a.csv", first)
+    write_csv(store, f"{BUCKET}/batch/bare/b.csv", second)
+
+    log = run(bare_request(f"{BUCKET}/batch/bare/", TransformInput={"ContentType": "text/csv"}), store, tmp_path)
+
+    for name, rows in (("a.csv", first), ("b.csv", second)):
+        body = store.read_bytes(f"{BUCKET}/batch/bare-out/{name}.out")
+        assert json.loads(body) == classifier.predict(rows.astype(np.float32)).tolist()  # one JSON array, no \n
+        assert not body.endswith(b"\n")
+    assert "2 record(s), 2 request(s)" in log  # SplitType None: each object is one request
+    assert ("MultiRecord (default), SplitType None, MaxPayloadInMB 6 (default), MaxConcurrentTransforms 1 "
+            "(default), ContentType text/csv, Accept absent (the container's default), AssembleWith None") in log
+
+
+def test_no_content_type_is_read_as_json_and_the_default_accept_comes_from_the_container(
+    store: LocalStore, tmp_path: Path, classifier: LogisticRegression
+) -> None:
+    rows = features(5, 23)
+    store.write_bytes(f"{BUCKET}/batch/nojson/x.json", json.dumps(rows.tolist()).encode())
+    model = create_model(SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/csv")
+
+    run(bare_request(f"{BUCKET}/batch/nojson/"), store, tmp_path, model)
+
+    lines = store.read_bytes(f"{BUCKET}/batch/bare-out/x.json.out").decode().splitlines()
+    assert lines == expected_lines(classifier, rows)
+
+
+def test_execution_parameters_fill_what_the_request_leaves_out(store: LocalStore, tmp_path: Path) -> None:
+    code = tmp_path / "params-model"
+    (code / "code").mkdir(parents=True)
+    shutil.copy(FIXTURES / "execution_parameters_inference.py", code / "code" / "inference.py")
+    store.upload_tar(code, f"{BUCKET}/models/params/model.tar.gz")
+    model = create_model()
+    model["PrimaryContainer"]["ModelDataUrl"] = f"{BUCKET}/models/params/model.tar.gz"
+    store.write_bytes(f"{BUCKET}/batch/params/x.csv", b"1,2\n3,4\n5,6\n")
+    line = {"ContentType": "text/csv", "SplitType": "Line"}
+
+    log = run(bare_request(f"{BUCKET}/batch/params/", TransformInput=line, MaxConcurrentTransforms=0),
+              store, tmp_path, model)
+    asked = store.read_bytes(f"{BUCKET}/batch/bare-out/x.csv.out").decode()
+    run(bare_request(f"{BUCKET}/batch/params/", TransformInput=line, BatchStrategy="MultiRecord",
+                     MaxPayloadInMB=6, TransformOutput={"AssembleWith": "Line"}), store, tmp_path, model)
+    given = store.read_bytes(f"{BUCKET}/batch/bare-out/x.csv.out").decode()
+
+    assert asked == "2,SINGLE_RECORD,4,1\n" * 3  # one record per request, as the container asked
+    assert given == "6,MULTI_RECORD,4,3\n"  # the request's own values win; MaxConcurrentTransforms still asked
+    assert 'execution-parameters from container 1: {"BatchStrategy": "SINGLE_RECORD"' in log
+    assert "SingleRecord, SplitType Line, MaxPayloadInMB 2, MaxConcurrentTransforms 4," in log
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ({"BatchStrategy": "EVERYTHING"}, r"/execution-parameters answer has BatchStrategy='EVERYTHING'; use "
+                                      r"MULTI_RECORD or SINGLE_RECORD"),
+    ({"MaxPayloadInMB": 500}, r"answer: MaxPayloadInMB=500 must be an integer from 0 to 100"),
+    ({"MaxPayloadInMB": 60, "MaxConcurrentTransforms": 2}, r"2 × 60 exceeds SageMaker's limit of 100 MB"),
+])
+def test_an_execution_parameters_answer_outside_sagemakers_limits_fails_naming_it(
+    answer: dict[str, Any], message: str
+) -> None:
+    settings = transform.parse_transform_request(bare_request(f"{BUCKET}/x/"))
+    assert settings.absent == {"BatchStrategy", "MaxPayloadInMB", "MaxConcurrentTransforms"}
+    with pytest.raises(TransformJobError, match=message):
+        settings.with_execution_parameters(answer)
+
+
+def test_request_values_are_kept_whatever_the_container_answers() -> None:
+    settings = transform.parse_transform_request(bare_request(
+        f"{BUCKET}/x/", BatchStrategy="MultiRecord", MaxPayloadInMB=0, MaxConcurrentTransforms=3))
+    assert settings.absent == frozenset()
+    assert settings.with_execution_parameters({"BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 1,
+                                               "MaxConcurrentTransforms": 9}) is settings
+    assert (settings.multi_record, settings.max_payload_mb, settings.payload_limit, settings.max_concurrent) == (
+        True, 0, None, 3)
