@@ -13,6 +13,9 @@ FIXTURES = REPO / "tests" / "fixtures"
 
 # The image-URI cache lives in the smflow home; one shared cache keeps the SDK import to once per session.
 os.environ.setdefault("SMFLOW_HOME", str(REPO / ".smflow" / "test-home"))
+# Image environments (built with uv on first use) are shared by every test's temporary smflow home, so a
+# session builds each one once; .smflow/ is git-ignored.
+os.environ.setdefault("SMFLOW_ENVIRONMENTS_DIR", str(REPO / ".smflow" / "environments"))
 
 
 @pytest.fixture

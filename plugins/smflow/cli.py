@@ -59,18 +59,22 @@ def _load(label: str, files: list[Path], seed: bool) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Errors on stdout (exit 1); warnings — valid, but the local run will differ — on stderr (exit 0)."""
     from smflow.compile.graph import compile_pipeline
+    from smflow.compile.image_environments import environment_warnings
 
     failed = False
     for label, files, seed in _sources(args.paths):
         try:
             doc = _load(label, files, seed)
-            compile_pipeline(doc)
+            compiled = compile_pipeline(doc)
         except SpecError as e:
             failed = True
             for issue in e.issues:
                 print(issue)
             continue
+        for warning in environment_warnings(doc, compiled):
+            print(warning, file=sys.stderr)
         print(f"ok: {label}: pipeline {doc.spec.pipeline}, {len(doc.nodes)} steps, {len(doc.edges)} edges")
     return 1 if failed else 0
 

@@ -37,6 +37,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("sandbox", "", "local job isolation: `bwrap`, `unshare` or `paths` (default: the best that works)"),
     Setting("stop_grace_seconds", "30", "seconds a stopped local job gets between SIGTERM and SIGKILL "
                                         "(SageMaker gives 120)"),
+    Setting("image_environments", "on", "`on`: a local job runs in a Python environment matching its image's "
+                                        "framework version (built with uv, cached); `off`: in smflow's own"),
+    Setting("environments_dir", "", "cache of the image environments local jobs run in, shared by every "
+                                    "smflow home that names it (default `<home>/environments`)"),
 )}
 
 
@@ -115,6 +119,12 @@ def store_root() -> Path:
     """Root of the on-disk object store that stands in for S3 (`$SMFLOW_STORE_ROOT` overrides)."""
     override = get("store_root")
     return Path(override).resolve() if override else smflow_home() / "store"
+
+
+def environments_root() -> Path:
+    """Where image environments are built and kept (`$SMFLOW_ENVIRONMENTS_DIR` overrides)."""
+    override = get("environments_dir")
+    return Path(override).resolve() if override else smflow_home() / "environments"
 
 
 def registry_path() -> Path:

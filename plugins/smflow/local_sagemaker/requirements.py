@@ -10,10 +10,11 @@ extras not checked; a line whose marker is false is skipped).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -36,8 +37,34 @@ def _strip_comment(raw: str) -> str:
     return re.sub(r"(^|\s)#.*$", "", raw).strip()
 
 
-def requirement_problem(line: str) -> str | None:
-    """Why one requirement line (not an option) is not satisfied here, or None when it is."""
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# Run by the job's interpreter: every installed distribution and its version, as JSON (stdlib only).
+_LIST_DISTRIBUTIONS = ("import importlib.metadata as m, json, sys; "
+                       "json.dump({d.metadata['Name']: d.version for d in m.distributions() if d.metadata['Name']}, "
+                       "sys.stdout)")
+
+
+def installed_versions(interpreter: str) -> dict[str, str]:
+    """Distribution → version installed for another Python (an image environment), by asking it."""
+    done = subprocess.run([interpreter, "-I", "-c", _LIST_DISTRIBUTIONS], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise RequirementsInstallError(done.returncode, [f"cannot list the packages of {interpreter}: "
+                                                         f"{done.stderr.strip()[-300:]}"])
+    try:
+        listing = json.loads(done.stdout)
+    except ValueError as e:
+        raise RequirementsInstallError(done.returncode, [f"cannot list the packages of {interpreter}: {e}"]) from e
+    return {_normalised(name): version for name, version in listing.items()}
+
+
+def requirement_problem(line: str, installed: Mapping[str, str] | None = None) -> str | None:
+    """Why one requirement line (not an option) is not satisfied, or None when it is: in this process's
+    environment, or in `installed` (another interpreter's distributions, from `installed_versions`). Markers
+    are evaluated here; image environments are built on this same Python, so they evaluate alike."""
     from importlib import metadata
 
     from packaging.requirements import InvalidRequirement, Requirement
@@ -49,21 +76,24 @@ def requirement_problem(line: str) -> str | None:
     if requirement.marker is not None and not requirement.marker.evaluate():
         return None
     try:
-        installed = metadata.version(requirement.name)
-    except metadata.PackageNotFoundError:
+        if installed is not None:
+            installed_version = installed[_normalised(requirement.name)]
+        else:
+            installed_version = metadata.version(requirement.name)
+    except (KeyError, metadata.PackageNotFoundError):
         return f"{line} — not installed"
-    if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
-        return f"{line} — installed version is {installed}"
+    if requirement.specifier and not requirement.specifier.contains(installed_version, prereleases=True):
+        return f"{line} — installed version is {installed_version}"
     return None
 
 
-def unsatisfied_requirements(lines: Iterable[str]) -> list[str]:
-    """requirements.txt lines this environment does not already satisfy; options (-r, -e, --index-url) count,
-    since only pip can tell what they bring."""
+def unsatisfied_requirements(lines: Iterable[str], installed: Mapping[str, str] | None = None) -> list[str]:
+    """requirements.txt lines this environment (or `installed`, see requirement_problem) does not already
+    satisfy; options (-r, -e, --index-url) count, since only pip can tell what they bring."""
     missing = []
     for raw in lines:
         line = _strip_comment(raw)
-        if line and (line.startswith("-") or requirement_problem(line) is not None):
+        if line and (line.startswith("-") or requirement_problem(line, installed) is not None):
             missing.append(line)
     return missing
 
@@ -96,27 +126,31 @@ def requirement_problems(path: Path, seen: set[Path] | None = None) -> list[str]
     return problems
 
 
-def pip_install_command(requirements: Path, target: Path) -> list[str]:
-    return [sys.executable, "-m", "pip", "install", "--target", str(target), "-r", str(requirements)]
+def pip_install_command(requirements: Path, target: Path, interpreter: str | None = None) -> list[str]:
+    return [interpreter or sys.executable, "-m", "pip", "install", "--target", str(target), "-r", str(requirements)]
 
 
 def satisfy_requirements(code_dir: Path, target: Path, *, say: Callable[[str], None], output: IO[str],
-                         timeout: float | None = None) -> Path | None:
-    """The policy: install `code_dir/requirements.txt` into `target` unless this environment satisfies it.
+                         timeout: float | None = None, interpreter: str | None = None) -> Path | None:
+    """The policy: install `code_dir/requirements.txt` into `target` unless the environment satisfies it.
 
-    Returns `target` when something was installed (put it on the code's path), else None. pip's output goes
-    to `output`; a failed install raises RequirementsInstallError, a timeout `subprocess.TimeoutExpired`.
+    The environment is the one of `interpreter` (the job's, e.g. an image environment), by default this
+    process's. Returns `target` when something was installed (put it on the code's path), else None. pip's
+    output goes to `output`; a failed install raises RequirementsInstallError, a timeout
+    `subprocess.TimeoutExpired`.
     """
     requirements = code_dir / REQUIREMENTS_FILE
     if not requirements.is_file():
         return None
-    missing = unsatisfied_requirements(requirements.read_text(encoding="utf-8").splitlines())
+    other = interpreter is not None and interpreter != sys.executable
+    installed = installed_versions(str(interpreter)) if other else None
+    missing = unsatisfied_requirements(requirements.read_text(encoding="utf-8").splitlines(), installed)
     if not missing:
         say(ALREADY_SATISFIED)
         return None
     say(f"installing requirements.txt into {target} (not satisfied here: {', '.join(missing)})")
     output.flush()
-    done = subprocess.run(pip_install_command(requirements, target), stdin=subprocess.DEVNULL,
+    done = subprocess.run(pip_install_command(requirements, target, interpreter), stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout, check=False)
     output.write(done.stdout + done.stderr)
     output.flush()

@@ -225,7 +225,8 @@ def _install_requirements(run: JobRun, code_dir: Path) -> Path | None:
     timeout = None if deadline is None else max(1.0, deadline - time.monotonic())
     with run.job.log_file.open("a", encoding="utf-8") as log:
         try:
-            return satisfy_requirements(code_dir, run.job.path / "deps", say=run.say, output=log, timeout=timeout)
+            return satisfy_requirements(code_dir, run.job.path / "deps", say=run.say, output=log, timeout=timeout,
+                                        interpreter=run.interpreter)
         except subprocess.TimeoutExpired as e:
             raise run.stopped_error(ContainerResult(-9, run.deadline_reason(), [])) from e
         except RequirementsInstallError as e:

@@ -142,12 +142,18 @@ class JobRun:
     # ---- the container --------------------------------------------------------------------------
 
     def base_environment(self) -> dict[str, str]:
-        """The host environment with this interpreter first on PATH: `python3` in an entrypoint is our venv."""
+        """The host environment with the job's interpreter first on PATH, so `python3` / `python` in an
+        entrypoint is the image's environment (or smflow's venv when the job runs there). In an image
+        environment the host's PYTHONPATH and VIRTUAL_ENV are dropped: a container does not inherit the
+        host's, and smflow's venv on the path would shadow the image's packages."""
         env = dict(os.environ)
-        bin_dir = str(Path(sys.executable).parent)
+        bin_dir = str(Path(self.interpreter).parent)  # not resolved: the venv's bin, not its base Python's
         env["PATH"] = os.pathsep.join([bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p]])
         env["PYTHONUNBUFFERED"] = "1"  # as the SageMaker framework images set it: logs arrive as written
         env.pop("PYTHONHOME", None)
+        if self.interpreter != sys.executable:
+            env.pop("PYTHONPATH", None)
+            env.pop("VIRTUAL_ENV", None)
         return env
 
     def internal_environment(self, env: Mapping[str, str]) -> dict[str, str]:
@@ -282,6 +288,9 @@ def execute(job: JobDir, store: LocalStore) -> None:
     run.say(run.sandbox.notice())
     fields: dict[str, Any] = {}
     try:
+        from smflow.local_sagemaker.images.job import use_image_environment
+
+        use_image_environment(run)  # sets run.interpreter; may build the environment (not counted as run time)
         fields = _kind_runner(job.kind)(run)
     except JobStopped as e:
         # SageMaker gives no FailureReason for a requested stop; a time limit or stray SIGTERM does get one.
