@@ -17,6 +17,7 @@ from smflow.compile.distribution import PYTORCH_ONLY, distribution_hyperparamete
 from smflow.compile.images import ImageResolutionError, resolve_image
 from smflow.compile.kinds import PreCall, StepKind, Upload
 from smflow.compile.naming import bounded_name, slug
+from smflow.spec.algorithm_mode import hyperparameter_strings, inference_entry_point, is_xgboost_algorithm
 from smflow.spec.dependencies import dependency_paths
 from smflow.spec.errors import Path_, SpecError
 from smflow.spec.model import (
@@ -221,14 +222,17 @@ class RequestCompiler:
         step = node.step
         assert isinstance(step, TrainingStep)
         uploads: list[Upload] = []
-        hyperparameters = {k: json.dumps(v) for k, v in step.hyperparameters.items()}  # as SDK estimators do
-        hyperparameters.update({
-            "sagemaker_program": json.dumps(step.entry_point),
-            "sagemaker_submit_directory": json.dumps(self.source_tarball(node, uploads)),
-            "sagemaker_region": json.dumps(self.defaults.region),
-            "sagemaker_container_log_level": "20",
-            "sagemaker_job_name": json.dumps(JOB_NAME),
-        })
+        if step.entry_point is None:  # a built-in algorithm: plain strings, no code (the SDK's generic Estimator)
+            hyperparameters = hyperparameter_strings(step)
+        else:
+            hyperparameters = {k: json.dumps(v) for k, v in step.hyperparameters.items()}  # as SDK estimators do
+            hyperparameters.update({
+                "sagemaker_program": json.dumps(step.entry_point),
+                "sagemaker_submit_directory": json.dumps(self.source_tarball(node, uploads)),
+                "sagemaker_region": json.dumps(self.defaults.region),
+                "sagemaker_container_log_level": "20",
+                "sagemaker_job_name": json.dumps(JOB_NAME),
+            })
         channels = []
         for name in step.inputs:
             channel: dict[str, Any] = {"ChannelName": name, "DataSource": {"S3DataSource": {
@@ -327,7 +331,7 @@ class RequestCompiler:
         code = {"SAGEMAKER_PROGRAM": entry_point,
                 "SAGEMAKER_SUBMIT_DIRECTORY": self.source_tarball(node, uploads)} if entry_point else {}
         return {
-            "Image": self.image(node, "inference"),
+            "Image": self.image(self.model_image_node(node, training_task), "inference"),
             "ModelDataUrl": f"{{{{ smflow.output('{training_task}', 'model') }}}}",
             "Environment": {
                 **code,
@@ -336,6 +340,22 @@ class RequestCompiler:
                 **self.environment(node),
             },
         }
+
+    def model_entry_point(self, node: StepNode, step: CreateModelStep | RegisterStep) -> str | None:
+        """The step's inference script; none by default for a model of the built-in XGBoost algorithm."""
+        training = self.doc.nodes[self.upstream_task(node, step.model)].step
+        assert isinstance(training, TrainingStep)
+        return inference_entry_point(step, training, self.defaults)
+
+    def model_image_node(self, node: StepNode, training_task: str) -> StepNode:
+        """Whose image a model serves with: its own, or else, for a built-in XGBoost model, the training step's
+        (the SDK's `estimator.create_model()` serves with the image it trained with)."""
+        training = self.doc.nodes[training_task]
+        own = node.step.image if isinstance(node.step, StepBase) else None
+        if own is None and isinstance(training.step, TrainingStep) and \
+                is_xgboost_algorithm(training.step, self.defaults):
+            return training
+        return node
 
     def upstream_task(self, node: StepNode, name: str) -> str:
         unit, _, step = name.rpartition(".")
@@ -350,7 +370,8 @@ class RequestCompiler:
         uploads: list[Upload] = []
         request = {
             "ModelName": JOB_NAME,
-            "PrimaryContainer": self.serving_container(node, self.upstream_task(node, step.model), step.entry_point,
+            "PrimaryContainer": self.serving_container(node, self.upstream_task(node, step.model),
+                                                       self.model_entry_point(node, step),
                                                        uploads),
             "ExecutionRoleArn": self.defaults.role,
             "Tags": self.tags(node),
@@ -417,7 +438,8 @@ class RequestCompiler:
             "ModelPackageGroupName": group,
             "ModelPackageDescription": f"{self.spec.pipeline} {node.unit}, run {{{{ run_id }}}}",
             "InferenceSpecification": {
-                "Containers": [self.serving_container(node, training_task, step.entry_point, uploads)],
+                "Containers": [self.serving_container(node, training_task, self.model_entry_point(node, step),
+                                                      uploads)],
                 "SupportedContentTypes": list(step.content_types),
                 "SupportedResponseMIMETypes": list(step.response_types),
             },

@@ -195,7 +195,7 @@ def load_model_files(model_dir: Path) -> list[Any]:
         except Exception as pickle_error:
             try:
                 booster = xgb.Booster()
-                booster.load_model(str(path))
+                booster.load_model(bytearray(path.read_bytes()))  # by content: the file has no extension
             except xgb.core.XGBoostError as native_error:
                 raise HandlerLoadError(f"Model at {path} cannot be loaded:\n{pickle_error}\n{native_error}") \
                     from None

@@ -156,7 +156,9 @@ def read_libsvm(files: Sequence[Path]) -> Matrix:
                         values.append(float(value))
                 except ValueError:
                     raise DataError(f"First line '{line.strip()[:50]}...' of file '{file.name}' is not 'LIBSVM' "
-                                    "format. Please ensure the file is in 'LIBSVM' format." if number == 1 else
+                                    "format. Please ensure the file is in 'LIBSVM' format (a channel without "
+                                    "ContentType is read as libsvm; for CSV data set the input's "
+                                    "content_type: text/csv)." if number == 1 else
                                     f"Failed to load libsvm data with exception:\n{file.name} line {number}: "
                                     f"'{line.strip()[:50]}' is not `<label> <index>:<value> ...`") from None
                 indptr.append(len(indices))

@@ -37,6 +37,9 @@ MODEL_NAME = "xgboost-model"
 CHANNELS = ("train", "validation")
 IMAGE_ENV = "SMFLOW_TRAINING_IMAGE"  # set by the local training job: the image whose version decides the format
 # Keys the container consumes itself; everything else is an XGBoost parameter.
+# XGBoost errors the container reports as the user's (its CUSTOMER_ERRORS): bad labels or mismatched data.
+CUSTOMER_ERRORS = ("label must be", "base_score must be in", "feature_names mismatch", "preds.size() == info.labels",
+                   "dataset only contains pos or neg samples", "reg_lambda should be greater", "label_correct")
 _NOT_PARAMS = ("num_round", "early_stopping_rounds", "csv_weights", "_tuning_objective_metric",
                "save_model_on_termination")
 
@@ -204,17 +207,29 @@ def train(hyperparameters: Mapping[str, Any], channels: Mapping[str, Mapping[str
     except ClientError:
         raise
     except xgb.core.XGBoostError as e:
-        raise AlgorithmError(f"XGB train call failed with exception:\n {e}") from None
+        detail = str(e).split("\nStack trace:", 1)[0].strip()
+        if any(marker in detail for marker in CUSTOMER_ERRORS):
+            raise ClientError(detail) from None
+        raise AlgorithmError(f"XGB train call failed with exception:\n {detail}") from None
     model_dir.mkdir(parents=True, exist_ok=True)
     target = model_dir / MODEL_NAME
     version = repository_of(image)[1] if image else None
     if saves_native_format(version):
-        booster.save_model(str(target))
+        target.write_bytes(native_model_bytes(booster, major))
     else:
         with target.open("wb") as handle:
             pickle.dump(booster, handle)
     print(f"Stored trained model at {target}", flush=True)
     return target
+
+
+def native_model_bytes(booster: Any, xgboost_major: int) -> bytes:
+    """What `save_model("xgboost-model")` writes (no extension): XGBoost 1.x's binary format, UBJSON from
+    XGBoost 2 on; taken from `save_raw` so XGBoost does not warn about the missing extension."""
+    try:
+        return bytes(booster.save_raw(raw_format="ubj" if xgboost_major >= 2 else "deprecated"))
+    except TypeError:  # XGBoost before 1.6 has one raw format, its binary one
+        return bytes(booster.save_raw())
 
 
 def _write_failure(message: str) -> None:
