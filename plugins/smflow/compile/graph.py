@@ -14,7 +14,7 @@ from smflow.service_model import constraint_problems, request_problems
 from smflow.spec.errors import SpecError, SpecIssue
 from smflow.spec.resolve import PipelineDocument
 
-FORMAT_VERSION = 2  # bump when the compiled form changes: cached compilations then miss
+FORMAT_VERSION = 3  # bump when the compiled form changes: cached compilations then miss
 
 
 @dataclass
@@ -26,17 +26,20 @@ class CompiledDag:
     description: str = ""
     tags: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)  # owner, start_date, catchup, max_active_runs, …
+    # Pipeline parameters → their Airflow Param schema (type, default, description, enum, minimum, maximum)
+    # and `used_in` (the spec key paths they set); the DAG's params, set per run.
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {"dag_id": self.dag_id, "schedule": self.schedule, "description": self.description,
-                "tags": self.tags, "settings": self.settings, "tasks": [t.as_json() for t in self.tasks],
-                "edges": [list(e) for e in self.edges]}
+                "tags": self.tags, "settings": self.settings, "params": self.params,
+                "tasks": [t.as_json() for t in self.tasks], "edges": [list(e) for e in self.edges]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompiledDag:
         return cls(data["dag_id"], data["schedule"], [CompiledTask.from_json(t) for t in data["tasks"]],
                    [(a, b) for a, b in data["edges"]], data.get("description", ""), data.get("tags", []),
-                   data.get("settings", {}))
+                   data.get("settings", {}), data.get("params", {}))
 
     def task(self, task_id: str) -> CompiledTask:
         return next(t for t in self.tasks if t.task_id == task_id)
@@ -74,12 +77,16 @@ def _schedule(doc: PipelineDocument) -> str | dict[str, Any] | None:
 SAMPLE_RUN_ID = "scheduled__2026-01-01T00:00:00+00:00"
 
 
-def request_issues(task: CompiledTask, step_path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+def request_issues(task: CompiledTask, step_path: tuple[str | int, ...],
+                   parameters: dict[str, Any] | None = None) -> list[tuple[tuple[str | int, ...], str]]:
     """What SageMaker would reject in this task's requests, rendered for a sample run so that values coming
-    from the spec (role, names, hyperparameters, limits) are checked now rather than at run time."""
+    from the spec (role, names, hyperparameters, limits) are checked now rather than at run time. Pipeline
+    parameters render with their defaults (`parameters`: name → default); other values a run may pass are
+    held to the same limits by their Param schemas (spec/parameters.py)."""
     context = RunTemplateContext("p__train", SAMPLE_RUN_ID, task.task_id, 1,
                                  lambda t, name: "sample-model" if name == "model_name" else f"s3://b/{name}/")
-    variables = {"smflow": context, "run_id": SAMPLE_RUN_ID, "dag": {"dag_id": "p__train"}}
+    variables = {"smflow": context, "run_id": SAMPLE_RUN_ID, "dag": {"dag_id": "p__train"},
+                 "params": parameters or {}}
     found = []
     requests = [(p["operation"], p["request"]) for p in task.pre]
     if task.operation:
@@ -116,7 +123,8 @@ def compile_pipeline(doc: PipelineDocument) -> CompiledPipeline:
             continue
         tasks.append(task)
         if doc.source is not None:
-            issues.extend(doc.source.issue(path, message) for path, message in request_issues(task, node.path))
+            issues.extend(doc.source.issue(path, message)
+                          for path, message in request_issues(task, node.path, compiler.parameter_defaults))
     if issues:
         raise SpecError(issues)
     spec = doc.spec
@@ -128,5 +136,6 @@ def compile_pipeline(doc: PipelineDocument) -> CompiledPipeline:
         description=spec.description or f"Retraining pipeline {spec.pipeline} (smflow, from {doc.file.name})",
         tags=list(dict.fromkeys(["smflow", "train", spec.pipeline, *spec.airflow.tags])),
         settings=dag_settings(doc),
+        params={name: dict(schema) for name, schema in doc.parameters.items()},
     )
     return CompiledPipeline(spec.pipeline, str(doc.file), [train])

@@ -1,13 +1,18 @@
 """The `smflow` object templates see, and plain-Jinja rendering for use outside Airflow (CLI, tests).
 
 Inside Airflow the operator puts a `RunTemplateContext` into the task context and Airflow's own templating
-renders the request; outside it, `render_request` does the same with jinja2, so both paths agree.
+renders the request; outside it, `render_value` does the same with jinja2, so both paths agree.
+
+Pipeline parameters (`{{ params.NAME }}`) are rendered first, by `render_params`, on both paths: a string
+that is exactly one reference becomes the run's native value (an integer stays an integer, so
+`InstanceCount` is still one); a reference inside a longer string, or written `{{ params.NAME | string }}`,
+becomes its text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -15,6 +20,7 @@ from typing import Any
 import jinja2
 
 from smflow.compile import naming
+from smflow.spec.parameter_slots import REFERENCE
 
 # Stand-ins rendered where the name and the idempotency token go while the request's fingerprint is
 # computed; `RunTemplateContext.finalise` swaps them for the real values (letters and hyphens only, so any
@@ -154,5 +160,58 @@ def render_string(source: str, variables: dict[str, Any]) -> str:
 
 
 def render_value(value: Any, variables: dict[str, Any]) -> Any:
-    """Render every string in a nested structure (dict keys included) with strict undefineds."""
+    """Render every string in a nested structure (dict keys included) with strict undefineds; `params` in
+    `variables` are rendered first, as the operator does (`render_params`)."""
+    if "params" in variables:
+        value = render_params(value, variables["params"])
     return map_strings(value, lambda text: render_string(text, variables) if "{{" in text else text)
+
+
+def parameter_text(value: Any) -> str:
+    """A parameter value inside a string: strings as they are, numbers as JSON writes them, booleans `true` /
+    `false` — what the SageMaker SDK sends for a pipeline variable in a hyperparameter (`to_string()`,
+    not JSON-quoted) and JSON's spelling, which scripts parse with `json.loads` or `== "true"`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def run_parameter_values(values: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:
+    """A run's parameter values in their declared types: JSON Schema lets `2.0` pass as an integer, but an
+    API field such as InstanceCount must then get `2`."""
+    out = dict(values)
+    for name, kind in types.items():
+        value = out.get(name)
+        if kind == "integer" and isinstance(value, float) and value.is_integer():
+            out[name] = int(value)
+    return out
+
+
+def render_params(value: Any, params: Mapping[str, Any]) -> Any:
+    """`{{ params.NAME }}` references in every string value of a nested structure (dict keys are left alone)
+    → the run's values: native where the string is exactly one reference, text otherwise. Any other Jinja
+    is left for the template engine."""
+
+    def lookup(name: str) -> Any:
+        if name not in params:
+            known = ", ".join(sorted(params)) or "none"
+            raise LookupError(f"parameter '{name}' is not a param of this run (params: {known}); the compiled "
+                              "pipeline is out of date, so re-parse the DAG")
+        return params[name]
+
+    def render(text: str) -> Any:
+        whole = REFERENCE.fullmatch(text)
+        if whole and not whole.group(2):
+            return lookup(whole.group(1))
+        return REFERENCE.sub(lambda match: parameter_text(lookup(match.group(1))), text)
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return render(item) if "params" in item else item
+        if isinstance(item, dict):
+            return {key: walk(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [walk(inner) for inner in item]
+        return item
+
+    return walk(value)

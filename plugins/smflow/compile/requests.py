@@ -17,6 +17,7 @@ from smflow.compile.distribution import PYTORCH_ONLY, distribution_hyperparamete
 from smflow.compile.images import ImageResolutionError, resolve_image
 from smflow.compile.kinds import PreCall, StepKind, Upload
 from smflow.compile.naming import bounded_name, slug
+from smflow.compile.render import render_params
 from smflow.spec.algorithm_mode import hyperparameter_strings, inference_entry_point, is_xgboost_algorithm
 from smflow.spec.dependencies import dependency_paths
 from smflow.spec.errors import Path_, SpecError
@@ -33,6 +34,7 @@ from smflow.spec.model import (
     TrainingStep,
     TransformStep,
 )
+from smflow.spec.parameter_slots import EXACT_REFERENCE, referenced_names
 from smflow.spec.processing_paths import CODE_DIR, ENTRYPOINT_DIR, input_destination, output_paths
 from smflow.spec.resolve import OutputRef, PipelineDocument, ResolvedInput, StepNode
 
@@ -76,6 +78,12 @@ class RequestCompiler:
         self.defaults = doc.spec.defaults
         self.root = f"s3://{self.defaults.bucket}/{doc.spec.prefix}"
         self.derived_groups: dict[str, str] = {}
+        self.parameter_defaults = {name: schema["default"] for name, schema in doc.parameters.items()}
+
+    def sample(self, value: Any) -> Any:
+        """`value` with pipeline parameters at their defaults: for what compile itself must decide (the image
+        for an instance type); a run's own values reach the request through its placeholders."""
+        return render_params(value, self.parameter_defaults)
 
     # ---- shared pieces ------------------------------------------------------------------------
 
@@ -89,8 +97,8 @@ class RequestCompiler:
             return spec.uri
         assert spec.framework and spec.version
         try:
-            return resolve_image(spec.framework, spec.version, self.defaults.region, self.instance_type(node),
-                                 scope, spec.py_version)
+            return resolve_image(spec.framework, spec.version, self.defaults.region,
+                                 self.sample(self.instance_type(node)), scope, spec.py_version)
         except ImageResolutionError as e:
             if self.doc.source is None:
                 raise SpecError([]) from e
@@ -112,11 +120,11 @@ class RequestCompiler:
         step = node.step
         return (step.instance_type if isinstance(step, StepBase) else None) or self.defaults.instance_type
 
-    def instance_count(self, node: StepNode) -> int:
+    def instance_count(self, node: StepNode) -> int | str:
         step = node.step
         return (step.instance_count if isinstance(step, StepBase) else None) or self.defaults.instance_count
 
-    def volume(self, node: StepNode) -> int:
+    def volume(self, node: StepNode) -> int | str:
         step = node.step
         return (step.volume_size_gb if isinstance(step, StepBase) else None) or self.defaults.volume_size_gb
 
@@ -124,9 +132,9 @@ class RequestCompiler:
         env = dict(self.defaults.environment)
         if isinstance(node.step, StepBase):
             env.update(node.step.environment)
-        return env
+        return {key: parameter_as_text(value) for key, value in env.items()}
 
-    def stopping(self, node: StepNode) -> dict[str, int]:
+    def stopping(self, node: StepNode) -> dict[str, int | str]:
         step = node.step
         seconds = (step.max_runtime_seconds if isinstance(step, StepBase) else None)
         return {"MaxRuntimeInSeconds": seconds or self.defaults.max_runtime_seconds}
@@ -194,7 +202,8 @@ class RequestCompiler:
             "AppSpecification": {
                 "ImageUri": self.image(node, "training"),
                 "ContainerEntrypoint": entrypoint,
-                **({"ContainerArguments": list(step.arguments)} if step.arguments else {}),
+                **({"ContainerArguments": [parameter_as_text(a) for a in step.arguments]} if step.arguments
+                   else {}),
             },
             "ProcessingInputs": inputs,
             "ProcessingResources": {"ClusterConfig": {
@@ -223,9 +232,9 @@ class RequestCompiler:
         assert isinstance(step, TrainingStep)
         uploads: list[Upload] = []
         if step.entry_point is None:  # a built-in algorithm: plain strings, no code (the SDK's generic Estimator)
-            hyperparameters = hyperparameter_strings(step)
+            hyperparameters = {k: parameter_as_text(v) for k, v in hyperparameter_strings(step).items()}
         else:
-            hyperparameters = {k: json.dumps(v) for k, v in step.hyperparameters.items()}  # as SDK estimators do
+            hyperparameters = {k: hyperparameter_json(v) for k, v in step.hyperparameters.items()}
             hyperparameters.update({
                 "sagemaker_program": json.dumps(step.entry_point),
                 "sagemaker_submit_directory": json.dumps(self.source_tarball(node, uploads)),
@@ -505,6 +514,23 @@ class RequestCompiler:
             "deploy": self.deploy, "condition": self.condition,
         }
         return builders[node.step.type](node)
+
+
+def parameter_as_text(value: str) -> str:
+    """A string API field (an environment value, an argument) that is exactly one `{{ params.NAME }}`: written
+    `{{ params.NAME | string }}`, so it renders to the value's text and not to a native number or boolean."""
+    whole = EXACT_REFERENCE.fullmatch(value)
+    return f"{{{{ params.{whole.group(1)} | string }}}}" if whole else value
+
+
+def hyperparameter_json(value: Any) -> str:
+    """A script-mode hyperparameter as SDK estimators send it: JSON-encoded (`json.dumps`), except a value
+    with a pipeline parameter, which the SDK sends as the variable's text (`to_string()`, see the SDK's
+    `EstimatorBase._json_encode_hyperparameters`); the training toolkit JSON-decodes each value and keeps
+    the raw string where that fails, so `0.3` arrives as a float and `abc` as a string."""
+    if isinstance(value, str) and referenced_names(value)[0]:
+        return parameter_as_text(value)
+    return json.dumps(value)
 
 
 def _processing_input(name: str, uri: str, local_path: str) -> dict[str, Any]:

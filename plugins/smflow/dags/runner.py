@@ -8,6 +8,7 @@ astronomer-cosmos' `tests/utils.py` does the same).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sys
 import time
@@ -184,6 +185,28 @@ def check_logical_date(compiled: Any, logical_date: datetime | None, path: Path)
                          "Airflow would run no task; give a later date, or set an earlier airflow.start_date")
 
 
+def check_run_conf(compiled: Any, conf: dict[str, Any] | None, path: Path) -> None:
+    """The run conf's values for pipeline parameters, checked as Airflow checks them when it creates the run
+    (each Param's JSON schema), but reported as one clear usage error naming the parameter and what it takes,
+    before anything starts. Other conf keys are the run's own (Airflow passes them through)."""
+    from jsonschema import FormatChecker, ValidationError, validate
+
+    problems = []
+    for name, value in (conf or {}).items():
+        schema = (compiled.params or {}).get(name)
+        if schema is None:
+            continue
+        rules = {key: schema[key] for key in ("type", "enum", "minimum", "maximum") if key in schema}
+        try:
+            validate(value, rules, format_checker=FormatChecker())
+        except ValidationError as e:
+            wanted = ", ".join(f"{key} {json.dumps(rule)}" for key, rule in rules.items())
+            problems.append(f"{name}: {e.message} (the pipeline parameter takes {wanted}; default "
+                            f"{json.dumps(schema['default'])})")
+    if problems:
+        raise UsageError(f"--conf does not fit the parameters of {compiled.dag_id} ({path}): " + "; ".join(problems))
+
+
 def run_pipeline_dag(path: Path, kind: str = "train", executor: str = "local",
                      conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
                      verbose: bool = False) -> RunSummary:
@@ -204,6 +227,7 @@ def run_pipeline_dag(path: Path, kind: str = "train", executor: str = "local",
     except KeyError as e:
         raise UserError(f"{path}: {e.args[0]}") from None
     check_logical_date(compiled, logical_date, path)
+    check_run_conf(compiled, conf, path)
     ensure_db(airflow_home)
     from smflow.dags.factory import build_dag
 

@@ -15,7 +15,7 @@ from airflow.sdk import BaseOperator
 
 from smflow.compile.fingerprint import request_fingerprint
 from smflow.compile.kinds import PreCall, Upload, upload_sources
-from smflow.compile.render import RunTemplateContext
+from smflow.compile.render import RunTemplateContext, render_params, run_parameter_values
 from smflow.operators.result import TaskResult, output_of
 
 if TYPE_CHECKING:
@@ -91,12 +91,24 @@ class SmflowOperator(BaseOperator):
         """
         names = self.template_context(context)
         context["smflow"] = names  # type: ignore[typeddict-unknown-key]
+        self.render_pipeline_parameters(context)
         super().render_template_fields(context, jinja_env)
         names.fingerprint = request_fingerprint(self.request, outputs=self.outputs, pre=self.pre,
                                                 upload_sources=upload_sources(self.uploads))
         for field in self.template_fields:
             setattr(self, field, names.finalise(getattr(self, field)))
         self.names = names
+
+    def render_pipeline_parameters(self, context: Context) -> None:
+        """`{{ params.NAME }}` → this run's values, before Airflow's templating renders the rest: a field that
+        is exactly one reference gets the native value (`InstanceCount` stays an integer, a gate threshold a
+        number), which Jinja, rendering to text, would not give. Hence also part of the fingerprint."""
+        params = context.get("params") or {}
+        types = ({name: str(param.schema.get("type")) for name, param in self.dag.params.items()}
+                 if self.has_dag() else {})
+        values = run_parameter_values(params, types)
+        for field in self.template_fields:
+            setattr(self, field, render_params(getattr(self, field), values))
 
     def fresh_requested(self, context: Context) -> bool:
         """Did the run ask for new jobs here (`fresh_jobs: true`, or this task's id in `fresh_tasks`)?"""
