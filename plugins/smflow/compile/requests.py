@@ -294,7 +294,7 @@ class RequestCompiler:
                 "LocalPath": step.checkpoints.local_path}
         if step.use_spot_instances:
             request["EnableManagedSpotTraining"] = True
-            runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
+            runtime = self.sample(request["StoppingCondition"]["MaxRuntimeInSeconds"])  # a parameter: its default
             if step.max_wait is None:
                 issues.append(((*node.path, "use_spot_instances"),
                                f"managed spot training needs `max_wait` (seconds, at least max_runtime_seconds = "
