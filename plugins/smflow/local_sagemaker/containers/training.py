@@ -25,7 +25,12 @@ What SageMaker and the sagemaker-training-toolkit (TTK) do inside a framework im
   the exit code and the end of stderr. A stopped job (StopTrainingJob or MaxRuntimeInSeconds) still has
   its model uploaded if it saved one, as SageMaker does after its stop grace period;
 - MetricDefinitions regexes are applied to every stdout/stderr line; the last value of each metric is
-  reported in FinalMetricDataList.
+  reported in FinalMetricDataList;
+- CheckpointConfig (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html): what is under
+  `S3Uri` is copied to `LocalPath` before the script starts and `LocalPath` is saved to `S3Uri` when it
+  ends, whatever the outcome, so a retry resumes (SageMaker also saves while the job runs);
+- managed spot, KMS keys, warm pools and distributed launchers have no effect here: training_options.py
+  checks SageMaker's rules for them and names each once in the job log as "not emulated locally".
 """
 
 from __future__ import annotations
