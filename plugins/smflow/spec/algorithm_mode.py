@@ -20,7 +20,7 @@ from smflow.local_sagemaker.algorithms.images import XGBOOST, algorithm_of
 from smflow.spec.errors import Path_
 from smflow.spec.model import CreateModelStep, Defaults, ImageSpec, RegisterStep, TrainingStep
 
-Problem = tuple[Path_, str]
+Problem = tuple[Path_, str, bool]  # (where, message, whether it is about the key rather than its value)
 
 
 def step_image(step: TrainingStep | CreateModelStep | RegisterStep, defaults: Defaults) -> ImageSpec:
@@ -55,17 +55,17 @@ def algorithm_problems(step: TrainingStep, path: Path_, defaults: Defaults, exec
     if algorithm is None:
         yield path, (f"this training step has no `entry_point` and its image ({shown}) is not a built-in "
                      "algorithm; add `entry_point: train.py` (a script in source_dir), or use a built-in "
-                     "algorithm image such as `image: {framework: xgboost, version: 1.7-1}`")
+                     "algorithm image such as `image: {framework: xgboost, version: 1.7-1}`"), True
         return
     if step.dependencies:
         yield (*path, "dependencies"), ("`dependencies` are packed beside an entry_point script; the built-in "
-                                        f"{algorithm} algorithm runs none, so remove them")
+                                        f"{algorithm} algorithm runs none, so remove them"), True
     if algorithm != XGBOOST:
         if executor != "sagemaker":
             yield image_path, (f"the built-in {algorithm} algorithm runs only on SageMaker: the {executor} "
                                "executor emulates the XGBoost algorithm alone. Run this pipeline with the "
                                "sagemaker executor (SMFLOW_EXECUTOR=sagemaker, or `smflow run --executor "
-                               "sagemaker`), or train with an entry_point script")
+                               "sagemaker`), or train with an entry_point script"), False
         return
     yield from _xgboost_problems(step, path)
 
@@ -81,14 +81,16 @@ def _xgboost_problems(step: TrainingStep, path: Path_) -> Iterator[Problem]:
             continue
         where: Path_ = (*path, "hyperparameters", problem.name) if problem.name else \
             ((*path, "hyperparameters") if step.hyperparameters else path)
-        yield where, f"{problem.message} (SageMaker XGBoost algorithm hyperparameters){_hint(problem.message)}"
+        about_key = problem.name is None or problem.message.startswith("Extraneous")
+        yield where, f"{problem.message} (SageMaker XGBoost algorithm hyperparameters){_hint(problem.message)}", \
+            about_key
     for name in step.inputs:
         if name not in ("train", "validation"):
             yield (*path, "inputs", name), (f"channel {name!r}: the XGBoost algorithm reads the channels `train` "
-                                            "and `validation` only")
+                                            "and `validation` only"), True
     if "train" not in step.inputs:
         yield ((*path, "inputs") if step.inputs else path), ("the XGBoost algorithm needs a `train` input "
-                                                             "(CSV with the label first, or libsvm)")
+                                                             "(CSV with the label first, or libsvm)"), True
 
 
 def _hint(message: str) -> str:

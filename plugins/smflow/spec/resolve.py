@@ -339,8 +339,9 @@ class _Resolver:
         """A training step without entry_point: a built-in algorithm (spec/algorithm_mode.py)."""
         from smflow import settings
 
-        for path, message in algorithm_problems(step, node.path, self.spec.defaults, settings.get("executor")):
-            self.error(path, message)
+        for path, message, about_key in algorithm_problems(step, node.path, self.spec.defaults,
+                                                           settings.get("executor")):
+            self.error(path, message, key=about_key)
 
     def model_entry_point(self, node: StepNode, step: CreateModelStep | RegisterStep) -> str | None:
         """The inference script a model step uses; none by default for a built-in XGBoost model."""

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from smflow.errors import SmflowError
+
 CSV = "csv"
 LIBSVM = "libsvm"
 PARQUET = "parquet"
@@ -41,7 +43,7 @@ ACCEPTED = ("csv", "libsvm", "parquet", "recordio-protobuf", "text/csv", "text/l
             "application/x-parquet", "application/x-recordio-protobuf")
 
 
-class DataError(ValueError):
+class DataError(SmflowError, ValueError):
     """Input data the container would reject (its UserError): the job fails with a ClientError."""
 
 

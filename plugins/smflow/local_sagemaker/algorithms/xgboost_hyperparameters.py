@@ -12,7 +12,7 @@ Values arrive as the strings CreateTrainingJob carries. `check` returns every pr
 reports them all at validate time, each at its key); the training program fails on the first, with the
 container's wording.
 
-Pure Python, no numpy: this runs under the spec (smflow's venv) and in an image environment.
+Pure Python (no numpy; smflow.errors only): it runs under the spec (smflow's venv) and in an image environment.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import ast
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from smflow.errors import SmflowError
 
 MAXIMIZE_METRICS = ("accuracy", "auc", "aucpr", "balanced_accuracy", "f1", "f1_binary", "f1_macro", "map", "ndcg",
                     "precision", "r2", "recall", "precision_macro", "precision_micro", "recall_macro", "recall_micro")
@@ -43,7 +45,7 @@ ALIASES = {"learning_rate": "eta", "min_split_loss": "gamma", "reg_lambda": "lam
 INT32 = 2**31
 
 
-class HyperparameterProblem(ValueError):
+class HyperparameterProblem(SmflowError, ValueError):
     """One rule a hyperparameter breaks. `name` is the offending key (None for a missing required one)."""
 
     def __init__(self, name: str | None, message: str):

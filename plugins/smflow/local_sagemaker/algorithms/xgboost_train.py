@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from smflow.errors import SmflowError
 from smflow.local_sagemaker.algorithms import xgboost_data as data
 from smflow.local_sagemaker.algorithms import xgboost_hyperparameters as hpv
 from smflow.local_sagemaker.algorithms.images import repository_of, saves_native_format
@@ -44,11 +45,11 @@ _NOT_PARAMS = ("num_round", "early_stopping_rounds", "csv_weights", "_tuning_obj
                "save_model_on_termination")
 
 
-class ClientError(Exception):
+class ClientError(SmflowError):
     """Something in the job's input (hyperparameters, channels, data) the user must fix."""
 
 
-class AlgorithmError(Exception):
+class AlgorithmError(SmflowError):
     """XGBoost itself failed on input that passed validation."""
 
 
