@@ -37,7 +37,8 @@ def test_training_request_is_the_generic_estimators(tmp_path: Path) -> None:
     train = compiled["abalone.train"]
     request = train["request"]
     assert request["HyperParameters"] == {"objective": "reg:squarederror", "num_round": "40", "max_depth": "4",
-                                          "eta": "0.2", "min_child_weight": "2"}
+                                          "eta": "0.2", "min_child_weight": "2",
+                                          "tree_method": "exact", "base_score": "150"}
     assert request["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-xgboost:1.7-1")
     assert "ContainerEntrypoint" not in request["AlgorithmSpecification"]
     assert [m["Name"] for m in request["AlgorithmSpecification"]["MetricDefinitions"]] == \
