@@ -173,3 +173,21 @@ def test_dependencies_follow_a_step_source_dir(project: Path) -> None:
     found = issues(project, train("        source_dir: step_code\n        dependencies: [mylib]\n"))
     assert found == [f"models.m.steps[0].dependencies[0]: folder {project}/step_code/mylib does not exist; "
                      f"dependencies are relative to the step's source_dir ({project}/step_code)"]
+
+
+def test_spot_without_checkpoints_is_a_warning(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from smflow.cli import main
+
+    issues(project, train("        use_spot_instances: true\n        max_wait: 86400\n"))
+    file = project / "pipeline.yaml"
+    assert main(["validate", str(file)]) == 0
+    captured = capsys.readouterr()
+    line = HEAD.count("\n") + 4
+    col = file.read_text().splitlines()[line - 1].index("true") + 1
+    assert f"{file}:{line}:{col}: models.m.steps[0].use_spot_instances: warning: managed spot training without " \
+           "`checkpoints`" in captured.err
+    assert "ok: " in captured.out
+
+    issues(project, train("        use_spot_instances: true\n        max_wait: 86400\n        checkpoints: {}\n"))
+    assert main(["validate", str(file)]) == 0
+    assert "managed spot training without" not in capsys.readouterr().err
