@@ -44,6 +44,8 @@ ERROR_DAG_ID = "smflow__invalid_pipelines"
 
 def cache_key(source: PipelineSource, contents: Iterable[bytes]) -> str:
     digest = hashlib.sha256(f"{smflow.__version__}/{FORMAT_VERSION}".encode())
+    # Validity depends on it: built-in algorithms other than XGBoost are valid for the sagemaker executor only.
+    digest.update(f"executor={settings.get('executor')}\0".encode())
     for file, data in zip(source.files, contents, strict=True):
         digest.update(os.path.abspath(file).encode() + b"\0" + data + b"\0")
         for match in _ENV_REF.finditer(data.decode("utf-8", "replace")):

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from smflow.local_sagemaker.algorithms.images import is_xgboost_image
 from smflow.serving.handler import HandlerLoadError, UnsupportedContentTypeError, media_type
 
 CSV = "text/csv"
@@ -175,6 +176,12 @@ def encode(predictions: np.ndarray, accept: str, *, batch: bool) -> bytes:
     if batch:
         return ("\n".join(map(str, values)) + "\n").encode("utf-8")
     return ",".join(map(str, values)).encode("utf-8")
+
+
+def serves_itself(image: str | None, environment: Mapping[str, str]) -> bool:
+    """A model of the built-in XGBoost algorithm: an XGBoost image and no SAGEMAKER_PROGRAM, which the
+    SageMaker XGBoost container serves itself (for a batch transform as for an endpoint)."""
+    return not environment.get("SAGEMAKER_PROGRAM") and is_xgboost_image(image)
 
 
 def load_model_files(model_dir: Path) -> list[Any]:

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from smflow.errors import SmflowError
-from smflow.local_sagemaker.algorithms.images import is_xgboost_image
 from smflow.local_sagemaker.containers.dataprocessing import (
     DataProcessing,
     DataProcessingError,
@@ -61,7 +60,7 @@ from smflow.serving.handler import (
     UnsupportedContentTypeError,
     load_handler,
 )
-from smflow.serving.xgboost_algorithm import XGBoostAlgorithmHandler, load_xgboost_algorithm
+from smflow.serving.xgboost_algorithm import XGBoostAlgorithmHandler, load_xgboost_algorithm, serves_itself
 
 MIB = 1024 * 1024
 DEFAULT_MAX_PAYLOAD_MB = 6
@@ -355,7 +354,7 @@ class _Stage:
         _fetch_model_data(container, store, model_dir)
         code_dir = _fetch_code(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), store, model_dir,
                                (workdir if count == 1 else base) / "code")
-        algorithm_mode = _serves_xgboost_algorithm(container, environment)
+        algorithm_mode = serves_itself(container.get("Image"), environment)  # the built-in XGBoost algorithm
         program = ("the XGBoost algorithm's own inference" if algorithm_mode
                    else environment.get("SAGEMAKER_PROGRAM", "inference.py"))
         _log(log, f"container {index + 1}/{count}: image {container.get('Image', '?')}, model data "
@@ -382,12 +381,6 @@ class _Stage:
             return self.handler.invoke(body, content_type, accept)
         with _scoped_environ(self.environment):
             return self.handler.invoke(body, content_type, accept)
-
-
-def _serves_xgboost_algorithm(container: Mapping[str, Any], environment: Mapping[str, str]) -> bool:
-    """A model of the built-in XGBoost algorithm: an XGBoost image and no inference script, which the
-    SageMaker XGBoost container then serves itself."""
-    return not environment.get("SAGEMAKER_PROGRAM") and is_xgboost_image(container.get("Image"))
 
 
 def _satisfy_requirements(code_dir: Path, target: Path, log: TextIO) -> None:
