@@ -188,7 +188,7 @@ def train(hyperparameters: Mapping[str, Any], channels: Mapping[str, Mapping[str
             f"the XGBoost algorithm needs the xgboost package, which this job's Python environment "
             f"({sys.executable}) lacks; install it there ({sys.executable} -m pip install xgboost-cpu) or run "
             "jobs in the image's environment") from None
-    major = int(xgb.__version__.split(".")[0])
+    major, minor = (int(part) for part in xgb.__version__.split(".")[:2])
     params, custom = xgboost_params(validated, major)
     dtrain = xgb.DMatrix(train_data.features, label=train_data.labels, weight=train_data.weights)
     watchlist = [(dtrain, "train")]
@@ -200,7 +200,7 @@ def train(hyperparameters: Mapping[str, Any], channels: Mapping[str, Mapping[str
         print(f"Validation matrix has {validation_data.rows} rows", flush=True)
     extra: dict[str, Any] = {}
     if custom:
-        extra["custom_metric" if major >= 2 else "feval"] = container_metric(custom)
+        extra["custom_metric" if (major, minor) >= (1, 6) else "feval"] = container_metric(custom)
     try:
         booster = xgb.train(params, dtrain, num_boost_round=validated["num_round"], evals=watchlist,
                             early_stopping_rounds=validated.get("early_stopping_rounds"), verbose_eval=False,
