@@ -53,9 +53,10 @@ def algorithm_problems(step: TrainingStep, path: Path_, defaults: Defaults, exec
     algorithm = training_algorithm(step, defaults)
     shown = image.uri or f"{image.framework} {image.version}"
     if algorithm is None:
-        yield path, (f"this training step has no `entry_point` and its image ({shown}) is not a built-in "
-                     "algorithm; add `entry_point: train.py` (a script in source_dir), or use a built-in "
-                     "algorithm image such as `image: {framework: xgboost, version: 1.7-1}`"), True
+        yield (*path, "entry_point"), (f"required key 'entry_point' is missing: this training step's image "
+                                       f"({shown}) is not a built-in algorithm; add `entry_point: train.py` (a "
+                                       "script in source_dir), or use a built-in algorithm image such as "
+                                       "`image: {framework: xgboost, version: 1.7-1}`"), True
         return
     if step.dependencies:
         yield (*path, "dependencies"), ("`dependencies` are packed beside an entry_point script; the built-in "

@@ -86,8 +86,9 @@ def test_the_algorithm_reads_train_and_validation_only(project: Path) -> None:
 def test_a_framework_image_without_entry_point_asks_for_one(project: Path) -> None:
     text = HEAD.replace("framework: xgboost, version: 1.7-1", "framework: sklearn, version: 1.2-1") + TRAIN
     (key, message, line, _), = issues(project, text)
-    assert key == "models.m.steps[0]" and line == 7
-    assert "no `entry_point` and its image (sklearn 1.2-1) is not a built-in algorithm; add `entry_point:" in message
+    assert key == "models.m.steps[0].entry_point" and line == 7
+    assert message.startswith("required key 'entry_point' is missing: this training step's image (sklearn 1.2-1) "
+                              "is not a built-in algorithm; add `entry_point:")
 
 
 def test_other_builtin_algorithms_need_the_sagemaker_executor(project: Path, monkeypatch: pytest.MonkeyPatch
