@@ -1,0 +1,64 @@
+"""The table's substitutes are what it says: the nearest versions with wheels for this Python (PyPI, via uv).
+
+Re-derives every `instead` version the way table.py documents, checks that every other pin publishes a wheel
+for this Python, and that each entry's whole requirement set resolves. Needs PyPI (uv caches the index).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from smflow.local_sagemaker.images.build import find_uv
+from smflow.local_sagemaker.images.plan import current_python, plan_for
+from smflow.local_sagemaker.images.table import IMAGES
+from smflow.local_sagemaker.images.uri import ImageRef
+
+PYTHON = current_python()
+
+
+def compile_requirements(lines: list[str], tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    requirements = tmp_path / "requirements.in"
+    requirements.write_text("\n".join(lines) + "\n")
+    return subprocess.run([find_uv(), "pip", "compile", "--no-config", "--quiet", "--python-version", PYTHON,
+                           *extra, str(requirements)], capture_output=True, text=True, timeout=300, check=False)
+
+
+def pinned_version(output: str, name: str) -> str:
+    for line in output.splitlines():
+        if line.lower().startswith(f"{name.lower()}=="):
+            return line.split("==", 1)[1].strip()
+    raise AssertionError(f"{name} not in {output!r}")
+
+
+@pytest.mark.parametrize("key", sorted(IMAGES))
+def test_pins_and_substitutes(key: tuple[str, str], tmp_path: Path) -> None:
+    image = IMAGES[key]
+    for pin in (*image.packages, *image.toolkits):
+        if pin.version is None:
+            continue
+        substitute = dict(pin.instead).get(PYTHON)
+        if substitute is None:
+            done = compile_requirements([f"{pin.name}=={pin.version}"], tmp_path, "--no-deps",
+                                        *([] if pin.name.startswith("sagemaker-") else ["--no-build"]))
+            assert done.returncode == 0, f"{pin.name}=={pin.version} does not install on Python {PYTHON}: {done.stderr}"
+        else:
+            exact = compile_requirements([f"{pin.name}=={pin.version}"], tmp_path, "--no-deps", "--no-build")
+            assert exact.returncode != 0, f"{pin.name}=={pin.version} has a wheel for {PYTHON}: drop `instead`"
+            lowest = compile_requirements([f"{pin.name}>={pin.version}"], tmp_path, "--no-deps", "--no-build",
+                                          "--resolution", "lowest-direct")
+            assert lowest.returncode == 0, lowest.stderr
+            assert pinned_version(lowest.stdout, pin.name) == substitute, (pin.name, lowest.stdout)
+
+
+@pytest.mark.parametrize("key", sorted(k for k, image in IMAGES.items() if image.extra_index_url is None))
+def test_each_entry_resolves_as_a_whole(key: tuple[str, str], tmp_path: Path) -> None:
+    image = IMAGES[key]
+    plan = plan_for(image, ImageRef("", "", *key), PYTHON)
+    only_binary = [arg for name in plan.wheels_only for arg in ("--only-binary", name)]
+    done = compile_requirements(list(plan.requirements), tmp_path, *only_binary)
+    assert done.returncode == 0, done.stderr
+    for name, version in plan.pinned():
+        assert pinned_version(done.stdout, name) == version
