@@ -129,3 +129,11 @@ def test_log_line_format() -> None:
     evals = {"train": {"rmse": [2.0, 1.234567]}, "validation": {"rmse": [3.0, 1.5], "mae": [1.0, 0.25]}}
     assert xgboost_train.log_line(1, evals) == \
         "[1]#011train-rmse:1.23457#011validation-rmse:1.50000#011validation-mae:0.25000"
+
+
+def test_an_environment_without_xgboost_fails_saying_how_to_fix_it(job: Path, monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "xgboost", None)  # `import xgboost` raises ImportError
+    assert xgboost_train.main() == 1
+    assert failure(job).startswith("ClientError: the XGBoost algorithm needs the xgboost package")
+    assert "-m pip install xgboost-cpu" in failure(job)
