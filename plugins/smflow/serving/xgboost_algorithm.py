@@ -5,16 +5,16 @@ and `serve_utils.py`; the SageMaker developer guide, "Common data formats for in
 - the model is every file in the model directory (normally `xgboost-model`), each loaded as a pickled
   Booster or, failing that, in XGBoost's own format; several files predict as their mean;
 - request Content-Type `text/csv` (the default; no header, features only, the delimiter sniffed from
-  the first line, empty fields missing), `text/libsvm` / `text/x-libsvm`, or `application/json` in the
-  documented shapes `{"instances": [{"features": [...]}, ...]}`, `{"features": [...]}` or a list of rows;
+  the first line, empty fields missing), `text/libsvm` / `text/x-libsvm`, `application/x-recordio-protobuf`
+  (the SDK's RecordSerializer), or `application/json` in the documented shapes
+  `{"instances": [{"features": [...]}, ...]}`, `{"features": [...]}` or a list of rows;
 - Accept: none or `*/*` means `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, else `text/csv`. `text/csv`
   answers the predictions comma-joined on one line, or one per line with a final newline in a batch
   transform (`SAGEMAKER_BATCH`); `application/json` answers `{"predictions": [{"score": p}, ...]}`;
 - a CSV row may have the model's feature count or one fewer; anything else is the container's
   "Feature size … is not consistent" error.
 
-Not emulated (a clear error instead): `application/x-recordio-protobuf` requests and selectable inference
-output (`SAGEMAKER_INFERENCE_OUTPUT`).
+Not emulated (a clear error instead): selectable inference output (`SAGEMAKER_INFERENCE_OUTPUT`).
 
 Imports only numpy at module level and xgboost when a model loads, so it runs in an image environment.
 """
@@ -32,13 +32,14 @@ from typing import Any
 import numpy as np
 
 from smflow.local_sagemaker.algorithms.images import is_xgboost_image
+from smflow.local_sagemaker.algorithms.recordio_protobuf import RecordIOError, features_and_labels
 from smflow.serving.handler import HandlerLoadError, UnsupportedContentTypeError, media_type
 
 CSV = "text/csv"
 JSON = "application/json"
 LIBSVM_TYPES = ("text/libsvm", "text/x-libsvm")
 RECORDIO = "application/x-recordio-protobuf"
-REQUEST_TYPES = (CSV, *LIBSVM_TYPES, JSON)
+REQUEST_TYPES = (CSV, *LIBSVM_TYPES, JSON, RECORDIO)
 RESPONSE_TYPES = (CSV, JSON)
 DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 
@@ -72,7 +73,7 @@ class XGBoostAlgorithmHandler:
 
         expected = self.boosters[0].num_features()
         given = int(features.shape[1])
-        if kind in (CSV, JSON) and given not in (expected, expected - 1):
+        if kind in (CSV, JSON, RECORDIO) and given not in (expected, expected - 1):
             raise ValueError(f"Feature size of csv inference data {given} is not consistent with feature size of "
                              f"trained model {expected}")
         if kind in LIBSVM_TYPES and given > expected + 1:
@@ -105,7 +106,11 @@ def decode(body: bytes, content_type: str | None) -> Any:
     """A request body → a 2-D feature array (dense for CSV/JSON, sparse for libsvm)."""
     kind = media_type(content_type) or CSV
     if kind == RECORDIO:
-        raise UnsupportedContentTypeError("Content-Type", content_type, REQUEST_TYPES)
+        try:
+            return features_and_labels(bytes(body))[0]
+        except RecordIOError as e:
+            raise ValueError(f"Loading recordio-protobuf data failed with Exception, please ensure data is in "
+                             f"recordio-protobuf format: {e}") from None
     if kind not in REQUEST_TYPES:
         raise UnsupportedContentTypeError("Content-Type", content_type, REQUEST_TYPES)
     text = bytes(body).decode("utf-8").strip()

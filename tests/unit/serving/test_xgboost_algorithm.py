@@ -80,6 +80,17 @@ def test_libsvm_and_json_requests_predict_the_same(model_dir: Path) -> None:
     np.testing.assert_allclose(libsvm_values, reference.predict(xgb.DMatrix(csr_matrix(ROWS))), rtol=1e-6)
 
 
+def test_recordio_protobuf_requests_as_the_sdks_record_serializer_writes_them(model_dir: Path) -> None:
+    from tests.unit.local_sagemaker.algorithms.test_recordio_protobuf import dense
+
+    handler = load_xgboost_algorithm(model_dir, environ={})
+    body = dense(ROWS.astype(np.float32))
+    values = [float(v) for v in handler.invoke(body, "application/x-recordio-protobuf", None)[0].decode().split(",")]
+    reference = xgb.Booster()
+    reference.load_model(bytearray((model_dir / "xgboost-model").read_bytes()))
+    np.testing.assert_allclose(values, reference.predict(xgb.DMatrix(ROWS.astype(np.float32))), rtol=1e-6)
+
+
 def test_pickled_boosters_load_too_and_several_files_average(tmp_path: Path) -> None:
     first, second = booster(rounds=3), booster(rounds=8)
     (tmp_path / "a-model").write_bytes(pickle.dumps(first))
@@ -122,8 +133,8 @@ def test_unsupported_types_are_415_errors(model_dir: Path) -> None:
     handler = load_xgboost_algorithm(model_dir, environ={})
     with pytest.raises(UnsupportedContentTypeError, match="Content-Type 'application/x-npy'"):
         handler.invoke(b"x", "application/x-npy", None)
-    with pytest.raises(UnsupportedContentTypeError, match="Content-Type 'application/x-recordio-protobuf'"):
-        handler.invoke(b"x", "application/x-recordio-protobuf", None)
+    with pytest.raises(ValueError, match="please ensure data is in recordio-protobuf format"):
+        handler.invoke(b"1,2,3", "application/x-recordio-protobuf", None)
     with pytest.raises(UnsupportedContentTypeError, match="Accept 'application/x-npy'"):
         handler.invoke(csv_body(), "text/csv", "application/x-npy")
 

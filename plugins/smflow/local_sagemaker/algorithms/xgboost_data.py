@@ -10,6 +10,7 @@ The container's rules (aws/sagemaker-xgboost-container `data_utils.py`; the Sage
 - CSV has no header and the label in the first column (the instance weight in the second when
   `csv_weights=1`); the delimiter is sniffed from the first line; empty fields are missing values;
 - libsvm lines are `<label>[:<weight>] <index>:<value> ...`;
+- recordio-protobuf records carry `values` features and a `values` label (recordio_protobuf.py);
 - every regular file in the channel folder is data, except names starting with `.` or `_`.
 
 numpy (and scipy for libsvm) are imported here; xgboost only by the caller, so these readers are testable
@@ -198,5 +199,24 @@ def read_channel(path: Path, kind: str, *, weights: bool = False) -> Matrix | No
         return read_libsvm(files)
     if kind == PARQUET:
         return read_parquet(files)
-    raise DataError(f"ContentType {kind} is not emulated by the local executor; convert the data to text/csv or "
-                    "text/libsvm, or run the job with the sagemaker executor")
+    return read_recordio_protobuf(files)
+
+
+def read_recordio_protobuf(files: Sequence[Path]) -> Matrix:
+    """RecordIO-protobuf records (the SDK's `write_numpy_to_dense_tensor`): `values` features and labels."""
+    from smflow.local_sagemaker.algorithms.recordio_protobuf import RecordIOError, features_and_labels
+
+    features, labels = [], []
+    for file in files:
+        try:
+            rows, row_labels = features_and_labels(file.read_bytes())
+        except RecordIOError as e:
+            raise DataError(f"Failed to load recordio-protobuf data with exception:\n{file.name}: {e}") from None
+        if row_labels is None:
+            raise DataError(f"{file.name}: a record has no `values` label; training records need one")
+        features.append(rows)
+        labels.append(row_labels)
+    width = max(f.shape[1] for f in features)
+    padded = [np.hstack([f, np.full((f.shape[0], width - f.shape[1]), np.nan)]) if f.shape[1] < width else f
+              for f in features]
+    return Matrix(np.vstack(padded), np.concatenate(labels))

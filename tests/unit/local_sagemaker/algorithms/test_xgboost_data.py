@@ -86,7 +86,16 @@ def test_an_empty_channel_has_no_data(tmp_path: Path) -> None:
         data.read_channel(tmp_path / "missing", "csv")
 
 
-def test_recordio_protobuf_is_not_emulated(tmp_path: Path) -> None:
-    (tmp_path / "data.pbr").write_bytes(b"\x00")
-    with pytest.raises(data.DataError, match="not emulated by the local executor"):
+def test_recordio_protobuf_channels(tmp_path: Path) -> None:
+    from tests.unit.local_sagemaker.algorithms.test_recordio_protobuf import dense
+
+    rows = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    (tmp_path / "part-0.pbr").write_bytes(dense(rows, np.array([0.0, 1.0])))
+    matrix = data.read_channel(tmp_path, "recordio-protobuf")
+    assert matrix is not None and matrix.features.tolist() == rows.tolist() and matrix.labels.tolist() == [0, 1]
+    (tmp_path / "part-1.pbr").write_bytes(dense(rows))
+    with pytest.raises(data.DataError, match="part-1.pbr: a record has no `values` label"):
+        data.read_channel(tmp_path, "recordio-protobuf")
+    (tmp_path / "part-1.pbr").write_bytes(b"1,2,3\n4,5,6\n")
+    with pytest.raises(data.DataError, match="bad RecordIO magic number"):
         data.read_channel(tmp_path, "recordio-protobuf")
