@@ -14,7 +14,8 @@ and `serve_utils.py`; the SageMaker developer guide, "Common data formats for in
 - a CSV row may have the model's feature count or one fewer; anything else is the container's
   "Feature size … is not consistent" error.
 
-Not emulated (a clear error instead): selectable inference output (`SAGEMAKER_INFERENCE_OUTPUT`).
+With `SAGEMAKER_INFERENCE_OUTPUT` set, the answer is the container's selectable inference output
+(xgboost_selectable_output.py).
 
 Imports only numpy at module level and xgboost when a model loads, so it runs in an image environment.
 """
@@ -33,6 +34,7 @@ import numpy as np
 
 from smflow.local_sagemaker.algorithms.images import is_xgboost_image
 from smflow.local_sagemaker.algorithms.recordio_protobuf import RecordIOError, features_and_labels
+from smflow.serving import xgboost_selectable_output as selectable
 from smflow.serving.handler import HandlerLoadError, UnsupportedContentTypeError, media_type
 
 CSV = "text/csv"
@@ -48,24 +50,31 @@ class XGBoostAlgorithmHandler:
     """The XGBoost container's `/invocations` for one loaded model; same `invoke` contract as
     `serving.handler.InferenceHandler`, so the transform treats both alike."""
 
-    def __init__(self, boosters: list[Any], model_path: Path, *, default_accept: str, batch: bool):
+    def __init__(self, boosters: list[Any], model_path: Path, *, default_accept: str, batch: bool,
+                 selected: list[str] | None = None):
         self.boosters = boosters
         self.module_path = model_path  # named in error messages, as an inference script's path would be
         self.default_accept = default_accept
         self.batch = batch
+        self.selected = selected  # SAGEMAKER_INFERENCE_OUTPUT keys, or None for the bare predictions
 
     def resolve_accept(self, accept: str | None) -> str:
         kind = media_type(accept)
         if not kind or kind == "*/*":
             return self.default_accept
-        if kind not in RESPONSE_TYPES:
-            raise UnsupportedContentTypeError("Accept", accept, RESPONSE_TYPES)
+        allowed = selectable.ACCEPTS if self.selected else RESPONSE_TYPES
+        if kind not in allowed:
+            raise UnsupportedContentTypeError("Accept", accept, allowed)
         return kind
 
     def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
         accept_type = self.resolve_accept(accept)
         features = decode(body, content_type)
         predictions = self.predict(features, media_type(content_type) or CSV)
+        if self.selected:
+            objective, num_class = selectable.model_objective(self.boosters[0])
+            chosen = selectable.select(list(predictions), self.selected, objective, num_class)
+            return selectable.encode(chosen, self.selected, accept_type, batch=self.batch), accept_type
         return encode(predictions, accept_type, batch=self.batch), accept_type
 
     def predict(self, features: Any, kind: str) -> np.ndarray:
@@ -220,9 +229,6 @@ def load_xgboost_algorithm(model_dir: Path, *, default_accept: str | None = None
                            environ: Mapping[str, str] | None = None) -> XGBoostAlgorithmHandler:
     """Load the model as the container does at start, reading its environment once."""
     env = os.environ if environ is None else environ
-    if env.get("SAGEMAKER_INFERENCE_OUTPUT"):
-        raise HandlerLoadError("SAGEMAKER_INFERENCE_OUTPUT (selectable inference output) is not emulated by the "
-                               "local executor; remove it to get the container's default predictions")
     try:
         import xgboost  # noqa: F401
     except ImportError:
@@ -231,6 +237,7 @@ def load_xgboost_algorithm(model_dir: Path, *, default_accept: str | None = None
     boosters = load_model_files(Path(model_dir))
     accept = media_type(default_accept or env.get(DEFAULT_ACCEPT_ENV)) or CSV
     model_file = next(p for p in sorted(Path(model_dir).iterdir()) if p.is_file())
+    keys = selectable.selected_keys(env[selectable.ENV]) if env.get(selectable.ENV) else None
     return XGBoostAlgorithmHandler(boosters, model_file, default_accept=accept,
-                                   batch=bool(env.get("SAGEMAKER_BATCH")))
+                                   batch=bool(env.get("SAGEMAKER_BATCH")), selected=keys)
 

@@ -154,5 +154,3 @@ def test_load_errors(tmp_path: Path, model_dir: Path) -> None:
     (tmp_path / "xgboost-model").write_bytes(b"not a model")
     with pytest.raises(HandlerLoadError, match="cannot be loaded"):
         load_xgboost_algorithm(tmp_path, environ={})
-    with pytest.raises(HandlerLoadError, match="SAGEMAKER_INFERENCE_OUTPUT .* is not emulated"):
-        load_xgboost_algorithm(model_dir, environ={"SAGEMAKER_INFERENCE_OUTPUT": "predicted_score"})
