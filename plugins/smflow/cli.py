@@ -62,6 +62,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Errors on stdout (exit 1); warnings — valid, but the local run will differ — on stderr (exit 0)."""
     from smflow.compile.graph import compile_pipeline
     from smflow.compile.image_environments import environment_warnings
+    from smflow.spec.algorithm_advice import algorithm_warnings
     from smflow.spec.training_advice import training_warnings
 
     failed = False
@@ -74,7 +75,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for issue in e.issues:
                 print(issue)
             continue
-        for warning in [*environment_warnings(doc, compiled), *training_warnings(doc)]:
+        for warning in [*environment_warnings(doc, compiled), *training_warnings(doc), *algorithm_warnings(doc)]:
             print(warning, file=sys.stderr)
         print(f"ok: {label}: pipeline {doc.spec.pipeline}, {len(doc.nodes)} steps, {len(doc.edges)} edges")
     return 1 if failed else 0

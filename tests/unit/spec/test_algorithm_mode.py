@@ -118,3 +118,17 @@ def test_models_of_the_algorithm_need_no_inference_script(project: Path) -> None
     assert issues(project, HEAD + TRAIN + model + register) == []  # no inference.py in source_dir, and none needed
     explicit = model + "        entry_point: missing.py\n"
     assert [k for k, *_ in issues(project, HEAD + TRAIN + explicit)] == ["models.m.steps[1].entry_point"]
+
+
+def test_validate_warns_when_csv_would_be_read_as_libsvm(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from smflow.cli import main
+
+    file = project / "pipeline.yaml"
+    file.write_text(HEAD + TRAIN.replace("{source: ./data/, content_type: text/csv}", "./data/"))
+    assert main(["validate", str(file)]) == 0
+    err = capsys.readouterr().err
+    assert f"{file}:13:18: models.m.steps[0].inputs.train: warning: channel 'train' holds CSV files but has no " \
+           "content_type, so the XGBoost algorithm reads it as libsvm" in err
+    file.write_text(HEAD + TRAIN)
+    assert main(["validate", str(file)]) == 0
+    assert "holds CSV files" not in capsys.readouterr().err
