@@ -121,10 +121,11 @@ def store_root() -> Path:
     return Path(override).resolve() if override else smflow_home() / "store"
 
 
-def environments_root() -> Path:
-    """Where image environments are built and kept (`$SMFLOW_ENVIRONMENTS_DIR` overrides)."""
+def environments_root(home: Path | None = None) -> Path:
+    """Where image environments are built and kept: `$SMFLOW_ENVIRONMENTS_DIR`, else `<home>/environments`
+    (`home` is the local SageMaker's home when the caller knows it, e.g. a job runner; else the smflow home)."""
     override = get("environments_dir")
-    return Path(override).resolve() if override else smflow_home() / "environments"
+    return Path(override).resolve() if override else (home or smflow_home()) / "environments"
 
 
 def registry_path() -> Path:

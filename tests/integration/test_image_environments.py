@@ -198,3 +198,15 @@ def test_a_build_that_cannot_reach_the_index_fails_the_job_clearly(executor: Loc
     leftovers = [p.name for p in (tmp_path / "fresh-environments").iterdir() if not p.name.endswith(".lock")]
     assert leftovers == []
     shutil.rmtree(tmp_path / "empty-uv-cache", ignore_errors=True)
+
+
+def test_by_default_environments_live_in_the_executors_home_and_are_reused(
+        executor: LocalExecutor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner starts in the job's folder with SMFLOW_HOME possibly unset: the home is the executor's."""
+    monkeypatch.delenv("SMFLOW_ENVIRONMENTS_DIR", raising=False)
+    monkeypatch.delenv("SMFLOW_HOME", raising=False)
+    first, first_log = run_processing(executor, "versions-home-1", IMAGE)
+    second, second_log = run_processing(executor, "versions-home-2", IMAGE)
+    home_environments = executor.home / "environments"
+    assert Path(first["python"]).is_relative_to(home_environments) and first["python"] == second["python"]
+    assert "(built in " in first_log and "(reused)" in second_log

@@ -85,7 +85,8 @@ def use_image_environment(run: JobRun) -> None:
 
 
 def _ready_interpreter(run: JobRun, plan: EnvironmentPlan) -> str:
-    root = settings.environments_root()
+    # The job directory is <home>/jobs/<kind>/<name>; the runner's own SMFLOW_HOME may be unset.
+    root = settings.environments_root(run.job.path.resolve().parents[2])
     try:
         with run.job.log_file.open("a", encoding="utf-8") as log:
             ready = ensure_environment(plan, root, say=run.say, output=log, should_stop=lambda: run.stop_signal)
