@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from smflow.local_sagemaker.algorithms.images import algorithm_of, is_xgboost_image
+from smflow.local_sagemaker.algorithms.xgboost_metrics import metric_definitions as xgboost_metric_definitions
 from smflow.local_sagemaker.containers.staging import TarballError, extract_tarball
 from smflow.local_sagemaker.containers.training_options import not_emulated, spot_problems
 from smflow.local_sagemaker.jobs.records import JobFailure, now_iso
@@ -364,11 +365,15 @@ def run_training_job(run: JobRun) -> dict[str, Any]:
     algorithm = request.get("AlgorithmSpecification") or {}
     run.say(f"image {algorithm.get('TrainingImage') or algorithm.get('AlgorithmName')} is not pulled: the job "
             "runs in this machine's Python environment")
+    definitions = list(algorithm.get("MetricDefinitions") or [])
+    raw_hps = dict(request.get("HyperParameters") or {})
+    if is_xgboost_image(algorithm.get("TrainingImage")) and "sagemaker_program" not in raw_hps \
+            and not algorithm.get("ContainerEntrypoint"):
+        definitions = xgboost_metric_definitions(definitions)  # the algorithm publishes its own metrics
     try:
-        metrics = compile_metrics(algorithm.get("MetricDefinitions") or [])
+        metrics = compile_metrics(definitions)
     except SandboxError as e:
         raise JobFailure(f"ClientError: {e}") from e
-    raw_hps = dict(request.get("HyperParameters") or {})
     framework, user = split_hyperparameters(decode_hyperparameters(raw_hps))
     for line in not_emulated(request, framework):
         run.say(line)

@@ -69,3 +69,17 @@ def test_other_builtin_algorithms_name_the_sagemaker_executor(executor: LocalExe
     assert description["TrainingJobStatus"] == "Failed"
     assert description["FailureReason"].startswith("ClientError: the built-in algorithm 'linear-learner'")
     assert "sagemaker executor" in description["FailureReason"]
+
+
+def test_the_algorithm_publishes_its_metrics_without_definitions(executor: LocalExecutor, tmp_path: Path) -> None:
+    upload_data(executor, tmp_path)
+    plain = request("xgb-3", XGBOOST, {"objective": "reg:squarederror", "num_round": "4", "eval_metric": "rmse,mae"})
+    del plain["AlgorithmSpecification"]["MetricDefinitions"]
+    executor.call(OP, plain)
+    description = finished(executor, "xgb-3", timeout=300)
+    assert description["TrainingJobStatus"] == "Completed", description.get("FailureReason")
+    metrics = {m["MetricName"]: m["Value"] for m in description["FinalMetricDataList"]}
+    assert sorted(metrics) == ["validation:mae", "validation:rmse"]
+    log = executor.read_log(OP, "xgb-3", 0)[0]
+    last = [line for line in log.splitlines() if line.startswith("[3]#011")][0]
+    assert f"validation-rmse:{metrics['validation:rmse']:.5f}" in last
