@@ -171,15 +171,18 @@ class RequestCompiler:
 
     def processing(self, node: StepNode) -> CompiledTask:
         """CreateProcessingJob as the SDK's ScriptProcessor sends it (code staged at input/code, run with
-        `command`), or as its FrameworkProcessor does when source_dir has a requirements.txt (sourcedir.tar.gz
-        plus a launcher that installs the requirements first)."""
+        `command`), or as its FrameworkProcessor does when source_dir has a requirements.txt or the step has
+        `dependencies` (sourcedir.tar.gz plus a launcher that unpacks it and installs the requirements first)."""
         step = node.step
         assert isinstance(step, ProcessingStep | EvaluationStep)
         uploads: list[Upload] = []
         code_uri = f"{self.run_prefix(node)}/code/"
         script = f"{CODE_DIR}/{step.entry_point}"
-        if (node.source_dir / REQUIREMENTS_FILE).is_file():
-            uploads.append({"source": str(node.source_dir), "uri": f"{code_uri}sourcedir.tar.gz", "tar": True})
+        if (node.source_dir / REQUIREMENTS_FILE).is_file() or step.dependencies:
+            tarball: Upload = {"source": str(node.source_dir), "uri": f"{code_uri}sourcedir.tar.gz", "tar": True}
+            if step.dependencies:
+                tarball["dependencies"] = [str(p) for p in dependency_paths(node.source_dir, step.dependencies)]
+            uploads.append(tarball)
             launcher_uri = f"{self.run_prefix(node)}/entrypoint/"
             uploads.append({"source": str(LAUNCHER), "uri": launcher_uri + LAUNCHER.name, "tar": False})
             inputs = [_processing_input("code", code_uri, CODE_DIR),

@@ -59,6 +59,8 @@ class InputSpec(StrictModel):
 
 Input = str | InputSpec
 
+PROCESSING_DEPENDENCIES_HELP = ("extra folders, relative to source_dir, packed beside the entry point under their "
+                                "own names, as the SDK's FrameworkProcessor `dependencies`")
 PROCESSING_COMMAND_HELP = ("the interpreter the entry point is run with, as the SDK's ScriptProcessor `command` "
                            "(e.g. [python3], [bash], [python3, -u])")
 
@@ -137,6 +139,7 @@ class ProcessingStep(StepBase):
 
     type: Literal["processing"]
     entry_point: str
+    dependencies: list[Annotated[str, Field(min_length=1)]] = Field([], description=PROCESSING_DEPENDENCIES_HELP)
     command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(
         ["python3"], description=PROCESSING_COMMAND_HELP)
     arguments: list[Text] = []
@@ -317,6 +320,7 @@ class EvaluationStep(StepBase):
 
     type: Literal["evaluation"]
     entry_point: str
+    dependencies: list[Annotated[str, Field(min_length=1)]] = Field([], description=PROCESSING_DEPENDENCIES_HELP)
     command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(
         ["python3"], description=PROCESSING_COMMAND_HELP)
     arguments: list[Text] = []

@@ -240,7 +240,7 @@ class _Resolver:
             self.edges.add((upstream.task_id, node.task_id))
 
     def check_dependencies(self, node: StepNode, values: list[str]) -> None:
-        """A training step's `dependencies` must be folders that can be packed beside its entry point."""
+        """A step's `dependencies` must be folders that can be packed beside its entry point."""
         if values and self.source_ok.get(node.task_id):
             for index, message in dependency_problems(node.source_dir, values):
                 self.error((*node.path, "dependencies", index), message)
@@ -305,6 +305,7 @@ class _Resolver:
                 self.resolve_input(node, name, value, (*node.path, "inputs", name))
         if isinstance(step, ProcessingStep | EvaluationStep):
             self.check_processing_paths(node, step)
+            self.check_dependencies(node, step.dependencies)
         elif isinstance(step, TrainingStep):
             self.check_no_destination(node, step.inputs)
             self.check_dependencies(node, step.dependencies)

@@ -91,9 +91,13 @@ def test_framework_launcher_installs_requirements_per_job(executor: LocalExecuto
         _wheel("smflowtinylib", "1.0", "ANSWER = 42\n"))
     (code / "requirements.txt").write_text("--no-index\n--find-links wheels\nsmflowtinylib==1.0\n")
     (code / "prep.py").write_text(
-        "import sys, smflowtinylib\n"
-        "open('/opt/ml/processing/out/answer.txt', 'w').write(f'{smflowtinylib.ANSWER} {sys.argv[1:]}')\n")
-    executor.upload(code, "s3://ml-bucket/job/code/sourcedir.tar.gz", tar=True)
+        "import sys, smflowtinylib, featurelib\n"
+        "open('/opt/ml/processing/out/answer.txt', 'w').write(f'{smflowtinylib.ANSWER} {featurelib.NAME} '\n"
+        "                                                     f'{sys.argv[1:]}')\n")
+    library = tmp_path / "libs" / "featurelib"
+    library.mkdir(parents=True)
+    (library / "__init__.py").write_text("NAME = 'features'\n")
+    executor.upload(code, "s3://ml-bucket/job/code/sourcedir.tar.gz", tar=True, dependencies=[library])
     executor.upload(LAUNCHER, "s3://ml-bucket/job/entrypoint/runproc.sh")
     req = request("framework", ["/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh", "python3", "prep.py"],
                   arguments=["--n", "3"],
@@ -104,7 +108,7 @@ def test_framework_launcher_installs_requirements_per_job(executor: LocalExecuto
     description = run_to_end(executor, req)
     log, _ = executor.read_log(OP, "framework", 0)
     assert description["ProcessingJobStatus"] == "Completed", description.get("FailureReason", "") + log
-    assert executor.read_bytes("s3://ml-bucket/job/out/answer.txt") == b"42 ['--n', '3']"
+    assert executor.read_bytes("s3://ml-bucket/job/out/answer.txt") == b"42 features ['--n', '3']"
     assert "Successfully installed smflowtinylib-1.0" in log
     assert importlib.util.find_spec("smflowtinylib") is None  # the shared environment is untouched
 

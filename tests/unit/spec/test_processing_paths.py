@@ -158,3 +158,25 @@ def test_validate_cli_prints_positions_not_tracebacks(tmp_path: Path, capsys: py
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert f"{file}:" in out + err and "outputs.a" in out + err
+
+
+def test_dependencies_are_packed_as_the_framework_processor_packs_them(tmp_path: Path) -> None:
+    (tmp_path / "libs" / "featurelib").mkdir(parents=True)
+    (tmp_path / "libs" / "featurelib" / "__init__.py").write_text("")
+    file = pipeline(tmp_path, """\
+        - {name: prep, type: processing, entry_point: prep.py, dependencies: [../libs/featurelib]}
+    """)
+    task = compile_pipeline(load_pipeline(file)).dags[0].tasks[0]
+    assert task.request["AppSpecification"]["ContainerEntrypoint"][:2] == [
+        "/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"]
+    (tarball,) = [u for u in task.uploads if u["tar"]]
+    assert tarball["uri"].endswith("/code/sourcedir.tar.gz")
+    assert tarball.get("dependencies") == [str((tmp_path / "libs" / "featurelib").resolve())]
+
+
+def test_a_missing_processing_dependency_is_positioned(tmp_path: Path) -> None:
+    file = pipeline(tmp_path, """\
+        - {name: prep, type: processing, entry_point: prep.py, dependencies: [../libs/nothing]}
+    """)
+    found = errors(file)
+    assert any("models.m.steps[0].dependencies[0]" in line and "does not exist" in line for line in found), found
