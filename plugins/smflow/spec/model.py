@@ -16,10 +16,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from smflow.s3_names import bucket_name_problem, key_problem
 from smflow.spec.parameter_slots import TEXT, Slot
@@ -487,6 +490,14 @@ class Parameter(StrictModel):
     enum: Annotated[list[Scalar], Field(min_length=1)] | None = Field(None, description="the allowed values")
     minimum: Annotated[float, Field(allow_inf_nan=False)] | None = Field(None, description="integer/number only")
     maximum: Annotated[float, Field(allow_inf_nan=False)] | None = Field(None, description="integer/number only")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """For editors: the mapping (whose `type` may be left out) or the short form, a bare default."""
+        reference = handler(schema)
+        mapping = handler.resolve_ref_schema(reference)
+        mapping["required"] = [key for key in mapping.get("required", []) if key != "type"]
+        return {"anyOf": [reference, {"type": ["string", "integer", "number", "boolean"]}]}
 
     @model_validator(mode="before")
     @classmethod

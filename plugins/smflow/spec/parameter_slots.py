@@ -112,7 +112,7 @@ class Slot:
         if not self.typed:
             return handler(source)  # a marker only: the field's own type validates
         either = core_schema.union_schema([handler.generate_schema(self.value_type()),
-                                           core_schema.str_schema(pattern=EXACT_REFERENCE.pattern)])
+                                           core_schema.str_schema(pattern=f"^{EXACT_REFERENCE.pattern}$")])
         return core_schema.no_info_plain_validator_function(self.validate, json_schema_input_schema=either)
 
 
