@@ -10,9 +10,11 @@ with an XGBoost image and no `sagemaker_program`:
 3. runs `xgboost.train` for `num_round` rounds (with `early_stopping_rounds` on the last watched set),
    logging each round's evaluation as the container does: `[3]#011train-rmse:0.41350#011validation-rmse:…`
    (`#011` is the tab as CloudWatch shows it, and what the SDK's XGBoost MetricDefinitions match);
-4. writes `/opt/ml/model/xgboost-model`: XGBoost's own format for image versions 1.3-1 and later, a pickled
+4. with CheckpointConfig, saves `xgboost-checkpoint.<round>` to its LocalPath after every round and
+   resumes from the newest one it finds (xgboost_checkpoints);
+5. writes `/opt/ml/model/xgboost-model`: XGBoost's own format for image versions 1.3-1 and later, a pickled
    Booster before (the SageMaker docs, "Use XGBoost model files");
-5. on bad input writes `/opt/ml/output/failure` (`ClientError: …`, or `AlgorithmError: …` for a failure
+6. on bad input writes `/opt/ml/output/failure` (`ClientError: …`, or `AlgorithmError: …` for a failure
    inside XGBoost) and exits 1, so the job's FailureReason says what is wrong.
 
 Paths come from the SM_* variables the training toolkit sets (the sandbox may map /opt/ml elsewhere).
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from smflow.errors import SmflowError
+from smflow.local_sagemaker.algorithms import xgboost_checkpoints as checkpoints
 from smflow.local_sagemaker.algorithms import xgboost_data as data
 from smflow.local_sagemaker.algorithms import xgboost_hyperparameters as hpv
 from smflow.local_sagemaker.algorithms.images import repository_of, saves_native_format
@@ -51,6 +54,11 @@ class ClientError(SmflowError):
 
 class AlgorithmError(SmflowError):
     """XGBoost itself failed on input that passed validation."""
+
+
+def _info(message: str) -> None:
+    """A log line as the container's root logger writes it (`INFO:root:Train matrix has 19536 rows`)."""
+    print(f"INFO:root:{message}", flush=True)
 
 
 def _path(env: str, default: str) -> Path:
@@ -151,24 +159,19 @@ def log_line(iteration: int, evaluations: Mapping[str, Mapping[str, list[float]]
     return "#011".join(parts)
 
 
-def _printer(xgb: Any) -> Any:
+def _printer(xgb: Any, start: int) -> Any:
     class PrintEvaluation(xgb.callback.TrainingCallback):  # type: ignore[misc,name-defined]
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             if evals_log:
-                print(log_line(epoch, evals_log), flush=True)
+                print(log_line(start + epoch, evals_log), flush=True)  # rounds count on after a resume
             return False
 
     return PrintEvaluation()
 
 
-def train(hyperparameters: Mapping[str, Any], channels: Mapping[str, Mapping[str, Any]], model_dir: Path,
-          channel_dir: Callable[[str], Path], image: str | None) -> Path:
-    """Validate, load, train and save; returns the model file. Raises ClientError / AlgorithmError."""
-    try:
-        validated = hpv.validate(hyperparameters)
-    except hpv.HyperparameterProblem as e:
-        raise ClientError(e.message) from None
-    config = check_channels(channels)
+def load_channels(validated: Mapping[str, Any], config: Mapping[str, Mapping[str, Any]],
+                  channel_dir: Callable[[str], Path]) -> tuple[data.Matrix, data.Matrix | None]:
+    """The train (and validation) data in the train channel's ContentType; empty channels are errors."""
     try:
         kind = data.content_type(config["train"].get("ContentType"))
         weights = bool(validated.get("csv_weights", 0))
@@ -181,6 +184,10 @@ def train(hyperparameters: Mapping[str, Any], channels: Mapping[str, Mapping[str
         raise ClientError(f"No data in training channel path {channel_dir('train')}")
     if "validation" in config and validation_data is None:
         raise ClientError(f"No data in validation channel path {channel_dir('validation')}")
+    return train_data, validation_data
+
+
+def import_xgboost() -> Any:
     try:
         import xgboost as xgb
     except ImportError:
@@ -188,23 +195,41 @@ def train(hyperparameters: Mapping[str, Any], channels: Mapping[str, Mapping[str
             f"the XGBoost algorithm needs the xgboost package, which this job's Python environment "
             f"({sys.executable}) lacks; install it there ({sys.executable} -m pip install xgboost-cpu) or run "
             "jobs in the image's environment") from None
+    return xgb
+
+
+def train(hyperparameters: Mapping[str, Any], channels: Mapping[str, Mapping[str, Any]], model_dir: Path,
+          channel_dir: Callable[[str], Path], image: str | None, checkpoint_dir: Path | None = None) -> Path:
+    """Validate, load, train and save; returns the model file. Raises ClientError / AlgorithmError."""
+    try:
+        validated = hpv.validate(hyperparameters)
+    except hpv.HyperparameterProblem as e:
+        raise ClientError(e.message) from None
+    train_data, validation_data = load_channels(validated, check_channels(channels), channel_dir)
+    xgb = import_xgboost()
     major, minor = (int(part) for part in xgb.__version__.split(".")[:2])
     params, custom = xgboost_params(validated, major)
     dtrain = xgb.DMatrix(train_data.features, label=train_data.labels, weight=train_data.weights)
     watchlist = [(dtrain, "train")]
+    _info(f"Train matrix has {train_data.rows} rows")
     if validation_data is not None:
         watchlist.append((xgb.DMatrix(validation_data.features, label=validation_data.labels,
                                       weight=validation_data.weights), "validation"))
-    print(f"Train matrix has {train_data.rows} rows", flush=True)
-    if validation_data is not None:
-        print(f"Validation matrix has {validation_data.rows} rows", flush=True)
+        _info(f"Validation matrix has {validation_data.rows} rows")
     extra: dict[str, Any] = {}
     if custom:
         extra["custom_metric" if (major, minor) >= (1, 6) else "feval"] = container_metric(custom)
+    resumed, start = checkpoints.load_latest(xgb, checkpoint_dir)
+    callbacks = [_printer(xgb, start)]
+    if resumed is not None:
+        _info(f"Checkpoint loaded from {checkpoint_dir}/{checkpoints.NAME}.{start - 1}")
+        _info(f"Resuming from iteration {start}")
+    if checkpoint_dir is not None:
+        callbacks.append(checkpoints.saver(xgb, checkpoint_dir, start, lambda b: native_model_bytes(b, major)))
     try:
-        booster = xgb.train(params, dtrain, num_boost_round=validated["num_round"], evals=watchlist,
+        booster = xgb.train(params, dtrain, num_boost_round=max(validated["num_round"] - start, 0), evals=watchlist,
                             early_stopping_rounds=validated.get("early_stopping_rounds"), verbose_eval=False,
-                            callbacks=[_printer(xgb)], **extra)
+                            callbacks=callbacks, xgb_model=resumed, **extra)
     except ClientError:
         raise
     except xgb.core.XGBoostError as e:
@@ -212,15 +237,20 @@ def train(hyperparameters: Mapping[str, Any], channels: Mapping[str, Mapping[str
         if any(marker in detail for marker in CUSTOMER_ERRORS):
             raise ClientError(detail) from None
         raise AlgorithmError(f"XGB train call failed with exception:\n {detail}") from None
+    return save_model(booster, model_dir, image, major)
+
+
+def save_model(booster: Any, model_dir: Path, image: str | None, xgboost_major: int) -> Path:
+    """`/opt/ml/model/xgboost-model`, in the format the image's version writes."""
     model_dir.mkdir(parents=True, exist_ok=True)
     target = model_dir / MODEL_NAME
     version = repository_of(image)[1] if image else None
     if saves_native_format(version):
-        target.write_bytes(native_model_bytes(booster, major))
+        target.write_bytes(native_model_bytes(booster, xgboost_major))
     else:
         with target.open("wb") as handle:
             pickle.dump(booster, handle)
-    print(f"Stored trained model at {target}", flush=True)
+    _info(f"Stored trained model at {target}")
     return target
 
 
@@ -240,6 +270,12 @@ def _write_failure(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def checkpoint_dir(config_dir: Path) -> Path | None:
+    """CheckpointConfig's LocalPath, from the checkpointconfig.json SageMaker writes when the job has one."""
+    local = read_json(config_dir / "checkpointconfig.json").get("LocalPath")
+    return Path(local) if local else None
+
+
 def main() -> int:
     config_dir = _path("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")
     data_dir = _path("SM_INPUT_DIR", "/opt/ml/input") / "data"
@@ -247,7 +283,7 @@ def main() -> int:
         train(read_json(config_dir / "hyperparameters.json"), read_json(config_dir / "inputdataconfig.json"),
               _path("SM_MODEL_DIR", "/opt/ml/model"),
               lambda name: Path(os.environ.get(f"SM_CHANNEL_{name.upper()}") or data_dir / name),
-              os.environ.get(IMAGE_ENV))
+              os.environ.get(IMAGE_ENV), checkpoint_dir(config_dir))
     except ClientError as e:
         _write_failure(f"ClientError: {e}")
         return 1

@@ -420,6 +420,11 @@ def _prepare_tree(run: JobRun, raw_hps: Mapping[str, str], channels: Sequence[Ch
     write_config(host("/opt/ml/input/config/hyperparameters.json"), dict(raw_hps))
     write_config(host("/opt/ml/input/config/inputdataconfig.json"), {c.name: c.config for c in channels})
     write_config(host("/opt/ml/input/config/resourceconfig.json"), resource_config(instance_type))
+    checkpoint = run.request.get("CheckpointConfig")
+    if checkpoint:  # as SageMaker writes it for a job with CheckpointConfig (the XGBoost algorithm reads it)
+        local = run.sandbox.visible_path(checkpoint.get("LocalPath") or "/opt/ml/checkpoints")
+        write_config(host("/opt/ml/input/config/checkpointconfig.json"),
+                     {"LocalPath": local, "S3Uri": checkpoint.get("S3Uri", "")})
 
 
 def _environment(run: JobRun, framework: Mapping[str, Any], user: Mapping[str, Any],

@@ -137,3 +137,28 @@ def test_an_environment_without_xgboost_fails_saying_how_to_fix_it(job: Path, mo
     assert xgboost_train.main() == 1
     assert failure(job).startswith("ClientError: the XGBoost algorithm needs the xgboost package")
     assert "-m pip install xgboost-cpu" in failure(job)
+
+
+def test_checkpoints_every_round_and_resumes_from_the_newest(job: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    checkpoints = tmp_path / "checkpoints"
+    (job / "input" / "config" / "checkpointconfig.json").write_text(
+        json.dumps({"LocalPath": str(checkpoints), "S3Uri": "s3://b/ckpt/"}))
+    configure(job, {"objective": "reg:squarederror", "num_round": "7", "max_depth": "3"})
+    assert xgboost_train.main() == 0
+    assert sorted(p.name for p in checkpoints.iterdir()) == [f"xgboost-checkpoint.{i}" for i in range(2, 7)]
+    capsys.readouterr()
+
+    configure(job, {"objective": "reg:squarederror", "num_round": "12", "max_depth": "3"})  # a longer retry
+    assert xgboost_train.main() == 0
+    out = capsys.readouterr().out
+    assert "INFO:root:Resuming from iteration 7" in out
+    rounds = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
+    assert rounds == [f"[{i}]" for i in range(7, 12)]  # only the missing rounds, numbered on
+    resumed = xgb.Booster()
+    resumed.load_model(bytearray((job / "model" / "xgboost-model").read_bytes()))
+    train = np.loadtxt(job / "input" / "data" / "train" / "train.csv", delimiter=",")
+    straight = xgb.train({"objective": "reg:squarederror", "max_depth": 3},
+                         xgb.DMatrix(train[:, 1:], label=train[:, 0]), num_boost_round=12)
+    test = xgb.DMatrix(regression(20, 9)[:, 1:])
+    np.testing.assert_allclose(resumed.predict(test), straight.predict(test), rtol=1e-5)
