@@ -93,15 +93,16 @@ def xgboost_params(validated: Mapping[str, Any], xgboost_major: int) -> tuple[di
     """(the parameters `xgboost.train` takes, the container-computed metrics to add as a custom metric)."""
     params: dict[str, Any] = {}
     custom: list[str] = []
+    metrics = evaluation_metrics(validated)
+    if metrics:
+        custom = [m for m in metrics if m in hpv.CONTAINER_METRICS]
+        native = [m for m in metrics if m not in hpv.CONTAINER_METRICS]
+        if native:
+            params["eval_metric"] = native
     for key, value in validated.items():
-        if key in _NOT_PARAMS:
+        if key in _NOT_PARAMS or key == "eval_metric":
             continue
-        if key == "eval_metric":
-            custom = [m for m in value if m in hpv.CONTAINER_METRICS]
-            native = [m for m in value if m not in hpv.CONTAINER_METRICS]
-            if native:
-                params["eval_metric"] = native
-        elif key == "updater":
+        if key == "updater":
             params[key] = ",".join(value)
         elif key in ("monotone_constraints", "interaction_constraints"):
             params[key] = str(tuple(value) if key == "monotone_constraints" else value).replace(" ", "")
@@ -112,6 +113,17 @@ def xgboost_params(validated: Mapping[str, Any], xgboost_major: int) -> tuple[di
     if params.get("objective") == "reg:linear" and xgboost_major >= 2:
         params["objective"] = "reg:squarederror"  # the same loss under the name XGBoost 2 kept
     return params, custom
+
+
+def evaluation_metrics(validated: Mapping[str, Any]) -> list[str] | None:
+    """`eval_metric`, joined (sorted, as the container merges them) by the metric of a tuning job's
+    `_tuning_objective_metric` (`validation:rmse` → `rmse`), so the tuned metric is always logged."""
+    asked = validated.get("eval_metric")
+    tuning = validated.get("_tuning_objective_metric")
+    tuned = tuning.partition(":")[2].split(",") if tuning else None
+    if asked is None or tuned is None:
+        return list(asked or tuned or []) or None
+    return sorted(set(asked) | set(tuned))
 
 
 def container_metric(names: list[str]) -> Callable[[Any, Any], list[tuple[str, float]]]:

@@ -162,3 +162,11 @@ def test_checkpoints_every_round_and_resumes_from_the_newest(job: Path, tmp_path
                          xgb.DMatrix(train[:, 1:], label=train[:, 0]), num_boost_round=12)
     test = xgb.DMatrix(regression(20, 9)[:, 1:])
     np.testing.assert_allclose(resumed.predict(test), straight.predict(test), rtol=1e-5)
+
+
+def test_a_tuning_objective_metric_joins_the_evaluation_metrics() -> None:
+    params, custom = xgboost_train.xgboost_params(
+        {"num_round": 5, "eval_metric": ["mae"], "_tuning_objective_metric": "validation:rmse"}, 3)
+    assert params == {"eval_metric": ["mae", "rmse"]} and custom == []
+    params, custom = xgboost_train.xgboost_params({"num_round": 5, "_tuning_objective_metric": "validation:r2"}, 3)
+    assert params == {} and custom == ["r2"]
