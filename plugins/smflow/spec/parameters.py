@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel
@@ -83,22 +84,44 @@ def _element(annotation: Any) -> Any:
             return None
 
 
-def _strings(value: Any, annotation: Any, path: Path_) -> Iterator[tuple[Path_, str, Slot | None]]:
+@dataclass(frozen=True)
+class _Shape:
+    """What a field's type says about parameters: its own Slot, and the shape of a dict's values / a list's
+    items. Computed once per model class (typing introspection costs more than the walk itself)."""
+
+    slot: Slot | None
+    element: _Shape | None
+
+
+def _shape(annotation: Any) -> _Shape:
+    element = _element(annotation)
+    return _Shape(_slot(annotation), _shape(element) if element is not None else None)
+
+
+@cache
+def _fields(model: type[BaseModel]) -> tuple[tuple[str, _Shape], ...]:
+    fields = []
+    for name, info in model.model_fields.items():
+        if model is PipelineSpec and name == "parameters":
+            continue
+        field_type = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields.append((name, _shape(field_type)))
+    return tuple(fields)
+
+
+def _strings(value: Any, shape: _Shape | None, path: Path_) -> Iterator[tuple[Path_, str, Slot | None]]:
     """Every string of the spec that contains a Jinja expression, with its document path and field Slot."""
     if isinstance(value, BaseModel):
-        for name, info in type(value).model_fields.items():
-            if isinstance(value, PipelineSpec) and name == "parameters":
-                continue
-            field_type = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-            yield from _strings(getattr(value, name), field_type, (*path, name))
+        for name, field_shape in _fields(type(value)):
+            yield from _strings(getattr(value, name), field_shape, (*path, name))
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(item, _element(annotation), (*path, key))
+            yield from _strings(item, shape.element if shape else None, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(item, _element(annotation), (*path, index))
+            yield from _strings(item, shape.element if shape else None, (*path, index))
     elif isinstance(value, str) and "{{" in value:
-        yield path, value, _slot(annotation)
+        yield path, value, shape.slot if shape else None
 
 
 class _ParameterCheck:
@@ -129,7 +152,7 @@ class _ParameterCheck:
 
     def collect_uses(self) -> None:
         declared = ", ".join(self.spec.parameters)
-        for path, text, slot in _strings(self.spec, PipelineSpec, ()):
+        for path, text, slot in _strings(self.spec, None, ()):
             names, subscript = referenced_names(text)
             if subscript:
                 self.error(path, "write a parameter as `{{ params.NAME }}`; `params[...]` is not supported here")
