@@ -23,8 +23,8 @@ IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 EXACT_REFERENCE = re.compile(r"\{\{\s*params\.(" + IDENTIFIER + r")\s*\}\}")
 # A reference as compiled requests carry it in text: exact (native), or `| string` (the value as text).
 REFERENCE = re.compile(r"\{\{\s*params\.(" + IDENTIFIER + r")\s*(\|\s*string\s*)?\}\}")
-# Any Jinja expression block, to find every parameter a string mentions (also inside filters).
-EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+# Any Jinja expression or statement block, to find every parameter a string mentions (also inside filters).
+EXPRESSION = re.compile(r"\{[{%](.*?)[%}]\}", re.DOTALL)
 NAME_IN_EXPRESSION = re.compile(r"\bparams\s*\.\s*(" + IDENTIFIER + r")")
 SUBSCRIPT_IN_EXPRESSION = re.compile(r"\bparams\s*\[")
 

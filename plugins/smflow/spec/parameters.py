@@ -120,7 +120,7 @@ def _strings(value: Any, shape: _Shape | None, path: Path_) -> Iterator[tuple[Pa
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, shape.element if shape else None, (*path, index))
-    elif isinstance(value, str) and "{{" in value:
+    elif isinstance(value, str) and ("{{" in value or "{%" in value):
         yield path, value, shape.slot if shape else None
 
 
@@ -157,7 +157,12 @@ class _ParameterCheck:
             if subscript:
                 self.error(path, "write a parameter as `{{ params.NAME }}`; `params[...]` is not supported here")
             if not names:
-                continue  # other Jinja (e.g. `{{ ds }}`) is Airflow's to render
+                if not subscript:
+                    # Compiled requests must render (and pass botocore) at validate time, so the only template
+                    # a spec may hold is a parameter; Airflow's other context (`{{ ds }}`) is not known there.
+                    self.error(path, "the only template a spec can hold is a pipeline parameter "
+                                     "`{{ params.NAME }}` (declared under `parameters:`); write the value itself")
+                continue
             if slot is None:
                 self.error(path, f"this field cannot take a pipeline parameter; parameters can set "
                                  f"{PARAMETER_FIELDS}")

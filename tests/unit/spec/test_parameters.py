@@ -186,3 +186,19 @@ def test_a_declaration_that_contradicts_itself(folder: Path, declaration: str, m
 def test_the_fixture_pipeline_is_valid() -> None:
     doc = load_pipeline(FIXTURE / "pipeline.yaml")
     assert list(doc.parameters) == ["mse_threshold", "eval_instances", "digits"]
+
+
+def test_a_template_that_is_no_parameter_is_an_error_not_a_crash(folder: Path) -> None:
+    file = write(folder, SPEC.replace('"--flag", ', '"--date", "{{ ds }}", "--flag", '))
+    where = position(file, '"{{ ds }}"')
+    assert f"{file}:{where}: models.m.steps[0].arguments[1]: the only template a spec can hold is a pipeline " \
+           "parameter `{{ params.NAME }}` (declared under `parameters:`); write the value itself" in errors(file)
+
+
+def test_a_margin_parameter_must_not_default_below_zero(folder: Path) -> None:
+    beat = ("        beat_approved: {metric: regression_metrics.mse.value, direction: minimize, group: g, "
+            "margin: \"{{ params.margin }}\"}\n")
+    file = write(folder, SPEC.replace("  flag: false\n", "  flag: false\n  margin: -0.5\n").replace(
+        "        checks:", beat + "        checks:"))
+    (line,) = [e for e in errors(file) if "parameter 'margin'" in e]
+    assert "does not fit models.m.steps[1].beat_approved.margin" in line and "a number ≥ 0" in line
