@@ -11,7 +11,7 @@ import json
 import sys
 from dataclasses import dataclass
 
-from smflow.local_sagemaker.images.table import BASE_PACKAGES, FrameworkImage, Pin, lookup
+from smflow.local_sagemaker.images.table import BASE_BOUNDS, BASE_PACKAGES, FrameworkImage, Pin, lookup
 from smflow.local_sagemaker.images.uri import ImageRef, parse_image_uri
 
 BUILD_FORMAT = 1  # bump when how an environment is built changes: every environment key changes with it
@@ -63,7 +63,7 @@ class EnvironmentPlan:
             parts.append(f"{self.python_substitution} (the Python of this machine)")
         if self.substitutions:
             parts.append(", ".join(str(s) for s in self.substitutions)
-                         + f" (the image's versions publish no wheels for Python {self.python})")
+                         + f" (the image's versions do not install or import on Python {self.python})")
         return "; ".join(parts)
 
     def version_warning(self) -> str | None:
@@ -73,7 +73,7 @@ class EnvironmentPlan:
         listed = ", ".join(str(s) for s in self.substitutions)
         return (f"warning: image {self.ref.short} ({self.image.framework} {self.image.version}, Python "
                 f"{self.image.python}) runs on the local executor with Python {self.python} and {listed}: the "
-                f"image's versions publish no wheels for Python {self.python}. Scripts that rely on behaviour of "
+                f"image's versions do not install or import on Python {self.python}. Scripts that rely on behaviour of "
                 "the image's exact versions may differ locally; set SMFLOW_IMAGE_ENVIRONMENTS=off to run in "
                 "smflow's own environment instead")
 
@@ -90,7 +90,7 @@ def _requirement(pin: Pin, python: str) -> str:
 def plan_for(image: FrameworkImage, ref: ImageRef, python: str | None = None) -> EnvironmentPlan:
     python = python or current_python()
     pins = (*image.packages, *image.toolkits, *BASE_PACKAGES)
-    requirements = tuple(_requirement(pin, python) for pin in pins) + image.bounds
+    requirements = tuple(_requirement(pin, python) for pin in pins) + image.bounds + BASE_BOUNDS
     substitutions = tuple(
         Substitution(pin.name, pin.version, local)
         for pin in (*image.packages, *image.toolkits)

@@ -13,10 +13,15 @@ can — the lowest release at or above the image's with a wheel for this Python,
 say which versions run instead. `bounds` are not pins: they keep unpinned dependencies within what the
 image's era of packages worked with (e.g. `numpy<2` under a scikit-learn built against numpy 1.x).
 
-Toolkit versions: where a container's requirements pin them, that pin; otherwise (and where the old pin
-resolves only against packages that no longer work on Python 3.11, such as protobuf<3.20) the newest
-release of the same major line, 4.9.0 / 1.10.1. `packaging` is in every environment: the images' conda
-and pip bases ship it, and smflow's own container programs (batch transform) use it to read requirements.
+Toolkit versions: where a container's requirements pin them, that pin; otherwise the newest release of
+the same major line, 4.9.0 / 1.10.1. A toolkit pin that installs but cannot be imported on this Python is
+substituted like a pin without wheels: sagemaker-training before 4.3.1 uses `collections.Mapping`, removed
+in Python 3.10, so 4.0.1 runs as 4.3.1 (the lowest 4.x that imports; `sagemaker_training.environment` was
+checked for 4.0.1, 4.1.0, 4.1.6, 4.2.0, 4.2.10, 4.3.0, 4.3.1).
+
+Every environment also has `packaging` (the images' conda and pip bases ship it, and smflow's own container
+programs use it to read requirements) and a setuptools that still has `pkg_resources` (`setuptools<81`),
+as the images' setuptools does: the inference toolkit before 1.10 and many scripts import it.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ def _inference_toolkit(version: str | None = None) -> Pin:
 
 
 BASE_PACKAGES = (Pin("packaging"),)
+BASE_BOUNDS = ("setuptools<81",)
 
 _SKLEARN = (
     FrameworkImage(
@@ -90,7 +96,7 @@ _SKLEARN = (
         packages=(_pin("scikit-learn", "1.0.2", "1.1.3"), _pin("numpy", "1.19.5", "1.23.2"),
                   _pin("pandas", "1.1.3", "1.5.0"), _pin("scipy", "1.5.3", "1.9.2"),
                   _pin("boto3", "1.16.4"), _pin("botocore", "1.19.4"), _pin("six", "1.15.0")),
-        toolkits=(_training_toolkit("4.0.1"), _inference_toolkit("1.2.0")),
+        toolkits=(_pin("sagemaker-training", "4.0.1", "4.3.1"), _inference_toolkit("1.2.0")),
         source=f"{SKLEARN_REPO}/blob/master/docker/1.0-1/base/Dockerfile.cpu (Python 3.7.10, "
                "scikit-learn==1.0.2) and requirements.txt of the 1.0-1 release (numpy, pandas, scipy, boto3, "
                "sagemaker-training==4.0.1, sagemaker-inference==1.2.0)",

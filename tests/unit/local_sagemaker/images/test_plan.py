@@ -21,7 +21,7 @@ def test_sklearn_1_2_1_pins_as_the_image_and_substitutes_only_what_has_no_wheel(
     assert [str(s) for s in plan.substitutions] == ["pandas 1.5.0 instead of 1.1.3", "scipy 1.9.2 instead of 1.8.0"]
     assert plan.differences() == (
         "Python 3.11 instead of 3.9 (the Python of this machine); pandas 1.5.0 instead of 1.1.3, scipy 1.9.2 "
-        "instead of 1.8.0 (the image's versions publish no wheels for Python 3.11)")
+        "instead of 1.8.0 (the image's versions do not install or import on Python 3.11)")
     assert set(plan.wheels_only) == {"scikit-learn", "numpy", "pandas", "scipy"}
     warning = plan.version_warning()
     assert warning is not None and "pandas 1.5.0 instead of 1.1.3" in warning
@@ -80,3 +80,21 @@ def test_every_entry_is_sourced_and_substitutes_only_upwards(key: tuple[str, str
     for pin in (*image.packages, *image.toolkits):
         for python, instead in pin.instead:
             assert pin.version is not None and Version(instead) > Version(pin.version), (pin, python)
+
+
+def test_a_toolkit_that_does_not_import_on_this_python_is_substituted_too() -> None:
+    plan = plan_for_image("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.0-1-cpu-py3", "3.11")
+    assert plan is not None
+    assert "sagemaker-training==4.3.1" in plan.requirements and "sagemaker-inference==1.2.0" in plan.requirements
+    assert "sagemaker-training 4.3.1 instead of 4.0.1" in [str(s) for s in plan.substitutions]
+
+
+@pytest.mark.parametrize("key", sorted(IMAGES))
+def test_every_environment_has_packaging_and_pkg_resources(key: tuple[str, str]) -> None:
+    image = lookup(*key)
+    assert image is not None
+    plan = plan_for(image, REF, "3.11")
+    assert "packaging" in plan.requirements and "setuptools<81" in plan.requirements
+
+
+REF = plan_for_image(SKLEARN_12).ref  # type: ignore[union-attr]
