@@ -126,8 +126,11 @@ def ensure_environment(plan: EnvironmentPlan, root: Path, *, say: Callable[[str]
             say(f"environment {plan.key} was built by another job meanwhile; reusing it")
             return ReadyEnvironment(final, read_versions(final), False, time.monotonic() - started)
         _clear_leftovers(root, plan.key)
-        building = Path(tempfile.mkdtemp(prefix=f".{plan.key}.building-", dir=root))
-        building.chmod(0o755)  # mkdtemp makes it private; the finished environment is for every job
+        try:
+            building = Path(tempfile.mkdtemp(prefix=f".{plan.key}.building-", dir=root))
+            building.chmod(0o755)  # mkdtemp makes it private; the finished environment is for every job
+        except OSError as e:
+            raise _failure(plan, f"cannot create a folder in {root}: {e.strerror or e}") from e
         try:
             versions = _build(plan, building, say, output, should_stop)
             seconds = time.monotonic() - started
@@ -137,6 +140,9 @@ def ensure_environment(plan: EnvironmentPlan, root: Path, *, say: Callable[[str]
                 "versions": versions, "build_seconds": round(seconds, 2)}, indent=1, sort_keys=True))
             os.rename(building, final)
             _sync_directory(root)
+        except OSError as e:  # e.g. a full disk while writing the marker: nothing half-built is left
+            shutil.rmtree(building, ignore_errors=True)
+            raise _failure(plan, f"{e.strerror or e} ({e.filename or building})") from e
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
@@ -148,7 +154,11 @@ def ensure_environment(plan: EnvironmentPlan, root: Path, *, say: Callable[[str]
 
 @contextmanager
 def _build_lock(path: Path, key: str, say: Callable[[str], None], should_stop: StopCheck) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise EnvironmentBuildError(f"cannot open the build lock {path}: {e.strerror or e}; point "
+                                    "SMFLOW_ENVIRONMENTS_DIR at a writable folder") from e
     try:
         waiting = False
         while True:

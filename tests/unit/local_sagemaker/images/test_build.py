@@ -171,3 +171,10 @@ def test_the_interpreter_path_is_the_environments_bin_python(tmp_path: Path) -> 
     ready = ensure(small_plan(), tmp_path)
     assert ready.interpreter == environment_python(ready.path) == ready.path / "bin" / "python"
     assert (ready.path / "bin" / "python3").exists()  # `python3` in an entrypoint resolves here too
+
+
+def test_an_unwritable_environments_folder_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(EnvironmentBuildError, match="SMFLOW_ENVIRONMENTS_DIR"):
+        ensure(small_plan(), blocker / "environments")
