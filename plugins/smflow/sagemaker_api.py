@@ -11,7 +11,7 @@ Operation and field names are those of the SageMaker API reference
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -31,6 +31,7 @@ class JobKind:
     noun: str  # "Processing", "Training", "Transform"
     directory: str  # the local SageMaker's directory name for jobs of this kind
     arn_type: str  # the resource part of the job's ARN
+    image_field: tuple[str, ...] = ()  # where the Create request names the image it runs (a transform: its model's)
 
     @property
     def create(self) -> str:
@@ -76,8 +77,8 @@ class JobKind:
         return {"create": self.create, "describe": self.describe, "stop": self.stop, "list": self.list}[verb]
 
 
-PROCESSING = JobKind("Processing", "processing", "processing-job")
-TRAINING = JobKind("Training", "training", "training-job")
+PROCESSING = JobKind("Processing", "processing", "processing-job", ("AppSpecification", "ImageUri"))
+TRAINING = JobKind("Training", "training", "training-job", ("AlgorithmSpecification", "TrainingImage"))
 TRANSFORM = JobKind("Transform", "transform", "transform-job")
 
 JOB_KINDS: dict[str, JobKind] = {kind.create: kind for kind in (PROCESSING, TRAINING, TRANSFORM)}
@@ -89,6 +90,14 @@ JOB_OPERATIONS: dict[str, tuple[JobVerb, JobKind]] = {
     kind.operation(verb): (verb, kind) for kind in JOB_KINDS.values() for verb in JOB_VERBS
 }
 """Every job operation (CreateTrainingJob, DescribeTrainingJob, StopTrainingJob, ListTrainingJobs, ...)."""
+
+
+def request_image(kind: JobKind, request: dict[str, Any]) -> str | None:
+    """The image URI a Create request of `kind` names itself (None for a transform, which runs its model's)."""
+    value: Any = request
+    for key in kind.image_field:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if kind.image_field and isinstance(value, str) and value else None
 
 
 def job_kind(operation: str) -> JobKind:

@@ -225,6 +225,7 @@ def test_a_job_that_fills_the_disk_fails_saying_so(tmp_path: Path, monkeypatch: 
     from smflow.local_sagemaker.jobs import runner
 
     finished: list[tuple[str, str | None]] = []
+    monkeypatch.setenv("SMFLOW_IMAGE_ENVIRONMENTS", "off")  # the stand-in run has no image to choose by
     monkeypatch.setattr(runner, "JobRun", lambda job, store, readonly: type("R", (), {
         "say": lambda self, text: None, "sandbox": type("S", (), {"notice": lambda self: ""})(),
         "on_sigterm": None, "user_stop_reason": lambda self: "", "stop_signal": None})())

@@ -10,27 +10,14 @@ the jobs will get; nothing is built.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from smflow import settings
 from smflow.compile.graph import CompiledPipeline
 from smflow.compile.requests import CompiledTask
+from smflow.sagemaker_api import JOB_KINDS, request_image
 from smflow.spec.errors import Path_, SpecIssue
 from smflow.spec.model import StepBase
 from smflow.spec.resolve import PipelineDocument
-
-# The operations whose image runs a job locally (a transform runs its model's image: CreateModel).
-JOB_IMAGE_FIELDS = {
-    "CreateProcessingJob": (("AppSpecification", "ImageUri"),),
-    "CreateTrainingJob": (("AlgorithmSpecification", "TrainingImage"),),
-    "CreateModel": (("PrimaryContainer", "Image"),),
-}
-
-
-def _dig(value: Any, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 def task_images(task: CompiledTask) -> Iterator[str]:
@@ -39,13 +26,14 @@ def task_images(task: CompiledTask) -> Iterator[str]:
     if task.operation:
         calls.append((task.operation, task.request))
     for operation, request in calls:
-        for keys in JOB_IMAGE_FIELDS.get(operation, ()):
-            uri = _dig(request, keys)
-            if isinstance(uri, str) and uri:
+        if operation in JOB_KINDS:
+            uri = request_image(JOB_KINDS[operation], request)
+            if uri:
                 yield uri
-        if operation == "CreateModel":
-            for container in request.get("Containers") or []:
-                if isinstance(container, dict) and isinstance(container.get("Image"), str):
+        elif operation == "CreateModel":  # a transform runs its model's image(s)
+            containers = [request.get("PrimaryContainer"), *(request.get("Containers") or [])]
+            for container in containers:
+                if isinstance(container, dict) and isinstance(container.get("Image"), str) and container["Image"]:
                     yield container["Image"]
 
 

@@ -16,6 +16,7 @@ from smflow.errors import SmflowError
 from smflow.local_sagemaker.images.build import EnvironmentBuildError, EnvironmentBuildStopped, ensure_environment
 from smflow.local_sagemaker.images.plan import EnvironmentPlan, plan_for_image, unknown_image_notice
 from smflow.local_sagemaker.jobs.records import JobFailure, JobStopped, read_json
+from smflow.sagemaker_api import JOB_KINDS_BY_DIRECTORY, request_image
 
 if TYPE_CHECKING:
     from smflow.local_sagemaker.jobs.runner import JobRun
@@ -41,12 +42,9 @@ def environments_enabled() -> bool:
 
 def job_images(kind: str, request: dict[str, Any], model: dict[str, Any] | None) -> list[str]:
     """The image URIs a job of `kind` runs, in order (a serial inference pipeline has several)."""
-    if kind == "processing":
-        uri = (request.get("AppSpecification") or {}).get("ImageUri")
-        return [uri] if uri else []
-    if kind == "training":
-        uri = (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
-        return [uri] if uri else []
+    own = request_image(JOB_KINDS_BY_DIRECTORY[kind], request) if kind in JOB_KINDS_BY_DIRECTORY else None
+    if own:
+        return [own]
     if kind == "transform" and model:
         containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers") or []
         return [c["Image"] for c in containers if isinstance(c, dict) and c.get("Image")]
