@@ -6,10 +6,11 @@ private `/opt/ml`, `/opt/ml/config/processingjobconfig.json` and `resourceconfig
 request's ContainerEntrypoint + ContainerArguments run with its Environment, and when the container exits
 0 every output's `LocalPath` is uploaded to its `S3Uri` (symlinks are not followed, as on SageMaker).
 
-The image is not pulled: the command runs in this machine's Python environment, where `python3` is the
-interpreter smflow runs under. So only jobs that give ContainerEntrypoint can run locally (an image's
-own ENTRYPOINT is unknown here). Supported: S3Prefix and ManifestFile inputs in File (or FastFile) mode,
-EndOfJob and Continuous uploads (continuous_upload.py), one instance (InstanceCount > 1 runs once).
+The image is not pulled: the command runs in the Python environment built for the image's framework
+version (local_sagemaker/images), where `python3` is that environment's interpreter. So only jobs that give
+ContainerEntrypoint can run locally (an image's own ENTRYPOINT is unknown here). Supported: S3Prefix and
+ManifestFile inputs in File (or FastFile) mode, EndOfJob and Continuous uploads (continuous_upload.py), one
+instance (InstanceCount > 1 runs once).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def run_processing_job(run: JobRun) -> dict[str, Any]:
     request = run.request
     app = request["AppSpecification"]
     entrypoint = list(app.get("ContainerEntrypoint") or [])
-    run.say(f"image {app.get('ImageUri')} is not pulled: the command runs in this machine's Python environment")
+    run.say(f"image {app.get('ImageUri')} is not pulled: the command runs with {run.interpreter}")
     if not entrypoint:
         raise JobFailure(
             f"ClientError: AppSpecification has no ContainerEntrypoint; the local executor cannot run the image's "

@@ -364,7 +364,7 @@ def run_training_job(run: JobRun) -> dict[str, Any]:
     request = run.request
     algorithm = request.get("AlgorithmSpecification") or {}
     run.say(f"image {algorithm.get('TrainingImage') or algorithm.get('AlgorithmName')} is not pulled: the job "
-            "runs in this machine's Python environment")
+            f"runs with {run.interpreter}")
     definitions = list(algorithm.get("MetricDefinitions") or [])
     raw_hps = dict(request.get("HyperParameters") or {})
     if is_xgboost_image(algorithm.get("TrainingImage")) and "sagemaker_program" not in raw_hps \
