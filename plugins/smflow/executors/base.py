@@ -74,6 +74,11 @@ class Executor(ABC):
     @abstractmethod
     def exists(self, uri: str) -> bool: ...
 
+    def list_objects(self, prefix: str) -> list[tuple[str, str]]:
+        """(uri, ETag) of every object whose URI starts with `prefix` (S3 ListObjectsV2 string-prefix semantics;
+        a prefix ending in '/' lists that folder only), sorted by URI. ETags without S3's quotes."""
+        raise NotImplementedError(f"the {self.name} executor cannot list objects; batch prediction needs it")
+
     def model_registry(self) -> RegistryReader:
         """The model registry this executor reaches, for `smflow registry` (through the SageMaker API)."""
         from smflow.local_sagemaker.registry.read_model import RegistryView

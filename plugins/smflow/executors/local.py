@@ -65,6 +65,9 @@ class LocalExecutor(Executor):
     def exists(self, uri: str) -> bool:
         return self.store.exists(uri)
 
+    def list_objects(self, prefix: str) -> list[tuple[str, str]]:
+        return [(uri, self.store.etag(uri)) for uri in self.store.list(prefix)]
+
     def read_log(self, operation: str, name: str, offset: int) -> tuple[str, int]:
         return self.service.read_log(operation, name, offset)
 

@@ -77,3 +77,12 @@ class SageMakerExecutor(Executor):
         bucket, key = split_s3_uri(uri)
         listed = self.s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
         return bool(listed.get("KeyCount"))
+
+    def list_objects(self, prefix: str) -> list[tuple[str, str]]:
+        """ListObjectsV2, every page; S3 quotes ETags (`"<md5>"`), returned here without the quotes."""
+        bucket, key = split_s3_uri(prefix)
+        found = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+            for item in page.get("Contents", []):
+                found.append((f"s3://{bucket}/{item['Key']}", str(item.get("ETag", "")).strip('"')))
+        return sorted(found)

@@ -7,8 +7,10 @@ never sees half an object. The same pipeline runs on AWS with only the storage r
 from __future__ import annotations
 
 import builtins
+import hashlib
 import os
 import shutil
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -19,6 +21,12 @@ from smflow.tarball import pack_tarball
 
 SCHEME = "s3://"
 _PART_SUFFIX = ".smflow-part"
+_ETAG_CHUNK = 1 << 20
+# path → (size, mtime_ns, md5): a sensor lists the input every poke, and re-hashing unchanged big files each
+# time would cost more than the listing. Writes replace files (new mtime), so a changed object is re-hashed.
+_ETAGS: dict[str, tuple[int, int, str]] = {}
+_ETAGS_LOCK = threading.Lock()
+_ETAGS_MAX = 100_000
 
 
 class ObjectNotFoundError(SmflowError, FileNotFoundError):
@@ -89,6 +97,32 @@ class LocalStore:
     def exists(self, uri: str) -> bool:
         path = self.path_for(uri)
         return path.is_file() or (path.is_dir() and any(self._walk(path)))
+
+    def etag(self, uri: str) -> str:
+        """The object's ETag as S3 gives it for a single-part upload: the MD5 of its bytes, in hex (no quotes).
+        Cached per file by (size, mtime_ns), so listing unchanged objects again does not read them."""
+        path = self.path_for(uri)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise ObjectNotFoundError(uri, self.root) from None
+        if not path.is_file():
+            raise ObjectNotFoundError(uri, self.root)
+        key = str(path)
+        with _ETAGS_LOCK:
+            cached = _ETAGS.get(key)
+        if cached is not None and cached[:2] == (stat.st_size, stat.st_mtime_ns):
+            return cached[2]
+        md5 = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as handle:
+            while chunk := handle.read(_ETAG_CHUNK):
+                md5.update(chunk)
+        value = md5.hexdigest()
+        with _ETAGS_LOCK:
+            if len(_ETAGS) >= _ETAGS_MAX:
+                _ETAGS.clear()
+            _ETAGS[key] = (stat.st_size, stat.st_mtime_ns, value)
+        return value
 
     def read_bytes(self, uri: str) -> bytes:
         path = self.path_for(uri)

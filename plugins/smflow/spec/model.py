@@ -411,11 +411,61 @@ Step = Annotated[
 ]
 
 
+def _object_name(value: str) -> str:
+    if not value or "/" in value or value in {".", ".."}:
+        raise ValueError("write a file name without '/', e.g. _SUCCESS")
+    return value
+
+
+class BatchModelRef(StrictModel):
+    """Which registered model scores the batches: a model package group and a version in it."""
+
+    group: str | None = Field(None, description="model package group; default: the unit's register step's group")
+    version: Annotated[int, Field(ge=1)] | None = Field(None, description="pinned version; null: the latest "
+                                                                          "Approved one at each run")
+
+
+class BatchTransformSpec(StrictModel):
+    """The transform job's settings, as the SDK's Transformer / transform() take them; absent ones are the unit's
+    training-side transform step's, else left out so SageMaker's and the container's defaults apply."""
+
+    content_type: str | None = None
+    accept: str | None = None
+    split_type: Literal["None", "Line"] | None = None
+    batch_strategy: Literal["SingleRecord", "MultiRecord"] | None = None
+    max_payload_mb: Annotated[int, Field(ge=0, le=100)] | None = None
+    max_concurrent_transforms: Annotated[int, Field(ge=0)] | None = None
+    assemble_with: Literal["None", "Line"] | None = None
+    instance_type: str | None = None
+    instance_count: Annotated[int, Field(ge=1)] | None = None
+    input_filter: str | None = None
+    join_source: Literal["None", "Input"] | None = None
+    output_filter: str | None = None
+    environment: dict[str, str] = {}
+
+
+class BatchSpec(StrictModel):
+    """Batch prediction of this unit's registered model on data arriving under `input` (the `<pipeline>__batch`
+    DAG): each batch is predicted once per model version, its predictions and a manifest written under `output`."""
+
+    input: S3Uri = Field(description="s3:// prefix where batches arrive (on the local executor: the local store)")
+    pattern: Annotated[str, Field(min_length=1)] = Field(
+        "*.csv", description="fnmatch pattern on an object's key relative to `input` (e.g. `*.csv`, `*/part-*`)")
+    marker: Annotated[str, AfterValidator(_object_name)] | None = Field(
+        None, description="e.g. _SUCCESS: a batch is a folder under `input` holding this object, made of the "
+                          "folder's objects matching `pattern`; without it every matching object is a batch")
+    output: S3Uri | None = Field(None, description="where predictions go; default <bucket>/<prefix>/predictions/"
+                                                   "<unit>/ (one folder per batch and model version)")
+    model: BatchModelRef = BatchModelRef()
+    transform: BatchTransformSpec = BatchTransformSpec()
+
+
 class ModelUnit(StrictModel):
     """One model's steps; scripts are found in `source_dir` (relative to the YAML file)."""
 
     source_dir: str = "."
     steps: Annotated[list[Step], Field(min_length=1)]
+    batch: BatchSpec | None = Field(None, description="batch prediction with the approved model (`__batch` DAG)")
 
 
 class AssetSchedule(StrictModel):
@@ -425,8 +475,17 @@ class AssetSchedule(StrictModel):
 ScheduleValue = str | AssetSchedule | None
 
 
+class OnDataSchedule(StrictModel):
+    """Run whenever a new batch arrives: a deferrable sensor waits for it (in the triggerer, not a worker slot)."""
+
+    on_data: Literal[True] = Field(description="true: the batch DAG runs continuously, each run waiting for data")
+    poke_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(60, description="how often the input is listed")
+
+
 class Schedules(StrictModel):
     train: ScheduleValue = Field(None, description="cron, preset (@daily), `{assets: [...]}` or null (manual)")
+    batch: str | AssetSchedule | OnDataSchedule | None = Field(
+        None, description="the batch DAG: cron, preset, `{assets: [...]}`, `{on_data: true}` or null (manual)")
 
 
 class DagSettings(StrictModel):

@@ -102,3 +102,23 @@ def test_upload_tar_packs_from_inside_the_directory(store: LocalStore, tmp_path:
     store.upload_tar(model, "s3://bucket/out/model.tar.gz")
     with tarfile.open(fileobj=io.BytesIO(store.read_bytes("s3://bucket/out/model.tar.gz"))) as tar:
         assert sorted(m.name for m in tar.getmembers() if m.isfile()) == ["code/inference.py", "model.joblib"]
+
+
+def test_etag_is_the_md5_s3_gives_and_follows_a_rewrite(tmp_path: Path) -> None:
+    import hashlib
+    import os
+
+    from smflow.executors.local import LocalExecutor
+
+    store = LocalStore(tmp_path)
+    store.write_bytes("s3://bkt/in/a.csv", b"1,2\n")
+    assert store.etag("s3://bkt/in/a.csv") == hashlib.md5(b"1,2\n").hexdigest()
+    path = store.path_for("s3://bkt/in/a.csv")
+    stat = path.stat()
+    store.write_bytes("s3://bkt/in/a.csv", b"3,4\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert store.etag("s3://bkt/in/a.csv") == hashlib.md5(b"3,4\n").hexdigest()
+    with pytest.raises(ObjectNotFoundError):
+        store.etag("s3://bkt/in/missing.csv")
+    executor = LocalExecutor(tmp_path / "home", tmp_path)
+    assert executor.list_objects("s3://bkt/in/") == [("s3://bkt/in/a.csv", hashlib.md5(b"3,4\n").hexdigest())]
