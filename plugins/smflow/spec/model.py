@@ -583,7 +583,8 @@ class Parameter(StrictModel):
             raise ValueError(f"minimum {self.minimum:g} is above maximum {self.maximum:g}")
         for value in [*(self.enum or []), self.default]:
             if not _fits_type(value, self.type):
-                raise ValueError(f"enum value {value!r} is not a {self.type} like the parameter")
+                article = "an" if self.type == "integer" else "a"
+                raise ValueError(f"enum value {value!r} is not {article} {self.type} like the parameter")
             if numeric and ((self.minimum is not None and float(value) < self.minimum)  # type: ignore[arg-type]
                             or (self.maximum is not None and float(value) > self.maximum)):  # type: ignore[arg-type]
                 raise ValueError(f"{value!r} is outside minimum {self.minimum} / maximum {self.maximum}")

@@ -124,6 +124,29 @@ def _strings(value: Any, shape: _Shape | None, path: Path_) -> Iterator[tuple[Pa
         yield path, value, shape.slot if shape else None
 
 
+@cache
+def _jinja() -> Any:
+    """Jinja as the compiled requests are rendered (compile/render.py): strict undefineds, no autoescape."""
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def _template_problem(text: str, defaults: dict[str, Any]) -> str | None:
+    """Why `text` fails to render as Jinja with `params` at their defaults (a syntax error, an unknown filter,
+    a name other than `params`, an attribute a value lacks), or None. Checked here, at the string's position,
+    because the compiled request is rendered later and a failure there would name no line."""
+    import jinja2
+
+    try:
+        _jinja().from_string(text).render(params=defaults)
+    except jinja2.TemplateError as e:
+        return str(e.message or e).rstrip(".")
+    except Exception as e:  # e.g. calling a number: Jinja lets the Python error through
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
 class _ParameterCheck:
     def __init__(self, spec: PipelineSpec, source: SourceMap):
         self.spec = spec
@@ -175,13 +198,19 @@ class _ParameterCheck:
                     continue
                 exact = EXACT_REFERENCE.fullmatch(text) is not None
                 self.uses[name].append(ParameterUse(name, path, slot, exact))
+            if all(name in self.spec.parameters for name in names):
+                problem = _template_problem(text, {n: p.default for n, p in self.spec.parameters.items()})
+                if problem:
+                    self.error(path, f"this template does not render with the parameters' defaults: {problem}; "
+                                     "write a parameter as `{{ params.NAME }}` (text: `{{ params.NAME | string }}`)")
 
     def check_use(self, parameter: Parameter, use: ParameterUse) -> None:
         slot, field = use.slot, format_key_path(use.path)
         if use.exact or slot.kind != "string":
             if parameter.type not in _FITS[slot.kind]:
                 wanted = " or ".join(_FITS[slot.kind])
-                self.error(use.path, f"parameter '{use.name}' is a {parameter.type}, but this field needs "
+                article = "an" if parameter.type == "integer" else "a"
+                self.error(use.path, f"parameter '{use.name}' is {article} {parameter.type}, but this field needs "
                                      f"{slot.describe()}; use a{'n' if wanted[0] in 'aeiou' else ''} {wanted} "
                                      "parameter")
                 return

@@ -202,3 +202,26 @@ def test_a_margin_parameter_must_not_default_below_zero(folder: Path) -> None:
         "        checks:", beat + "        checks:"))
     (line,) = [e for e in errors(file) if "parameter 'margin'" in e]
     assert "does not fit models.m.steps[1].beat_approved.margin" in line and "a number ≥ 0" in line
+
+
+@pytest.mark.parametrize("template,reason", [
+    ("{{ params.threshold | nofilter }}", "No filter named 'nofilter'"),
+    ("{{ params.threshold + }}", "unexpected 'end of print statement'"),
+    ("{{ params.threshold.digits }}", "'float object' has no attribute 'digits'"),
+    ("{{ params.threshold }}{{ ds }}", "'ds' is undefined"),
+    ("{% if params.flag %}on", "Unexpected end of template"),
+])
+def test_a_parameter_template_that_cannot_render_is_positioned_not_a_crash(folder: Path, template: str,
+                                                                            reason: str) -> None:
+    file = write(folder, SPEC.replace('{THRESHOLD: "{{ params.threshold }}"}', f"{{THRESHOLD: '{template}'}}"))
+    where = position(file, f"'{template}'")
+    (line,) = [e for e in errors(file) if "environment.THRESHOLD" in e]
+    assert line.startswith(f"{file}:{where}: models.m.steps[0].environment.THRESHOLD: this template does not "
+                           f"render with the parameters' defaults: {reason}")
+
+
+def test_jinja_around_a_parameter_that_renders_is_valid(folder: Path) -> None:
+    file = write(folder, SPEC.replace('{THRESHOLD: "{{ params.threshold }}"}',
+                                      "{THRESHOLD: '{% if params.flag %}on{% else %}off{% endif %}'}"))
+    assert load_pipeline(file).parameters["flag"]["used_in"] == [
+        "models.m.steps[0].environment.THRESHOLD", "models.m.steps[0].arguments[1]"]
