@@ -18,7 +18,7 @@ from smflow.compile.images import ImageResolutionError, resolve_image
 from smflow.compile.kinds import PreCall, StepKind, Upload
 from smflow.compile.naming import bounded_name, slug
 from smflow.compile.render import render_params
-from smflow.spec.algorithm_mode import hyperparameter_strings, inference_entry_point, is_xgboost_algorithm
+from smflow.spec.algorithm_mode import hyperparameter_strings, inference_entry_point, training_algorithm
 from smflow.spec.dependencies import dependency_paths
 from smflow.spec.errors import Path_, SpecError
 from smflow.spec.model import (
@@ -360,12 +360,12 @@ class RequestCompiler:
         return inference_entry_point(step, training, self.defaults)
 
     def model_image_node(self, node: StepNode, training_task: str) -> StepNode:
-        """Whose image a model serves with: its own, or else, for a built-in XGBoost model, the training step's
-        (the SDK's `estimator.create_model()` serves with the image it trained with)."""
+        """Whose image a model serves with: its own, or else, for a built-in algorithm's model, the training
+        step's (the SDK's `estimator.create_model()` serves with the image it trained with)."""
         training = self.doc.nodes[training_task]
         own = node.step.image if isinstance(node.step, StepBase) else None
         if own is None and isinstance(training.step, TrainingStep) and \
-                is_xgboost_algorithm(training.step, self.defaults):
+                training_algorithm(training.step, self.defaults) is not None:
             return training
         return node
 

@@ -7,8 +7,8 @@ generic `Estimator(image_uri=…)` runs it: hyperparameters such as `num_round` 
 algorithm image (linear-learner, kmeans, …) is valid only for the sagemaker executor, and a framework image
 (sklearn, pytorch, …) runs nothing without a script.
 
-The models and registrations of such a step default to no inference script: the XGBoost container serves
-`xgboost-model` itself.
+The models and registrations of such a step default to no inference script: a built-in algorithm's
+container serves its own model (XGBoost: `xgboost-model`).
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ def algorithm_problems(step: TrainingStep, path: Path_, defaults: Defaults, exec
     if step.dependencies:
         yield (*path, "dependencies"), ("`dependencies` are packed beside an entry_point script; the built-in "
                                         f"{algorithm} algorithm runs none, so remove them"), True
+    if step.distribution is not None:  # the SDK's generic Estimator has no `distribution` (framework estimators)
+        yield (*path, "distribution"), ("`distribution` configures a framework container's launcher for an "
+                                        f"entry_point script; the built-in {algorithm} algorithm has none, so "
+                                        "remove it (more instances: instance_count)"), True
     if algorithm != XGBOOST:
         if executor != "sagemaker":
             yield image_path, (f"the built-in {algorithm} algorithm runs only on SageMaker: the {executor} "
@@ -105,7 +109,7 @@ def _hint(message: str) -> str:
 def inference_entry_point(step: CreateModelStep | RegisterStep, training: TrainingStep,
                           defaults: Defaults) -> str | None:
     """The inference script a model of `training` uses: as written, except that an unset `entry_point` on
-    a model of the built-in XGBoost algorithm means none (its container serves `xgboost-model` itself)."""
-    if "entry_point" not in step.model_fields_set and is_xgboost_algorithm(training, defaults):
+    a model of a built-in algorithm means none (its container serves its own model, e.g. `xgboost-model`)."""
+    if "entry_point" not in step.model_fields_set and training_algorithm(training, defaults) is not None:
         return None
     return step.entry_point

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from smflow.compile.graph import compile_pipeline
 from smflow.service_model import validate_request
 from smflow.spec import load_pipeline
@@ -82,3 +84,17 @@ def test_every_request_passes_botocore_validation_before_and_after_rendering(tmp
     for task in compiled.values():
         validate_request(task["operation"], task["request"])
         validate_request(task["operation"], rendered(task, "xgbbuiltin__train", "manual__2026-12-02T00:00:00+00:00"))
+
+
+def test_models_of_another_builtin_algorithm_serve_it_without_a_script(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Valid for the sagemaker executor only: the create_model of a linear-learner step, with no inference.py in
+    # source_dir, serves with the algorithm's own image and no SAGEMAKER_PROGRAM (as estimator.create_model()).
+    monkeypatch.setenv("SMFLOW_EXECUTOR", "sagemaker")
+    file = project(tmp_path)
+    file.write_text(file.read_text().replace("        type: training\n", "        type: training\n        image: "
+                                             "{framework: linear-learner, version: '1'}\n").replace(
+        "          objective: reg:squarederror\n", "          predictor_type: regressor\n"))
+    container = tasks(file)["abalone.model"]["request"]["PrimaryContainer"]
+    assert container["Image"].endswith("/linear-learner:1")
+    assert "SAGEMAKER_PROGRAM" not in container["Environment"]

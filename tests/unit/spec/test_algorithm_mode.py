@@ -132,3 +132,10 @@ def test_validate_warns_when_csv_would_be_read_as_libsvm(project: Path, capsys: 
     file.write_text(HEAD + TRAIN)
     assert main(["validate", str(file)]) == 0
     assert "holds CSV files" not in capsys.readouterr().err
+
+
+def test_distribution_needs_an_entry_point(project: Path) -> None:
+    (key, message, line, _), = issues(project, HEAD + TRAIN + "        distribution: {mpi: {enabled: true}}\n")
+    assert (key, line) == ("models.m.steps[0].distribution", 14)
+    assert message.startswith("`distribution` configures a framework container's launcher for an entry_point "
+                              "script; the built-in xgboost algorithm has none")
