@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from smflow.local_sagemaker.algorithms import xgboost_hyperparameters
 from smflow.local_sagemaker.algorithms.images import XGBOOST, algorithm_of
 from smflow.spec.errors import Path_
-from smflow.spec.model import CreateModelStep, Defaults, ImageSpec, RegisterStep, TrainingStep
+from smflow.spec.model import CreateModelStep, Defaults, ImageSpec, InputSpec, RegisterStep, TrainingStep
 
 Problem = tuple[Path_, str, bool]  # (where, message, whether it is about the key rather than its value)
 
@@ -89,10 +89,19 @@ def _xgboost_problems(step: TrainingStep, path: Path_) -> Iterator[Problem]:
         about_key = problem.name is None or problem.message.startswith("Extraneous")
         yield where, f"{problem.message} (SageMaker XGBoost algorithm hyperparameters){_hint(problem.message)}", \
             about_key
-    for name in step.inputs:
+    for name, value in step.inputs.items():
         if name not in ("train", "validation"):
             yield (*path, "inputs", name), (f"channel {name!r}: the XGBoost algorithm reads the channels `train` "
                                             "and `validation` only"), True
+        elif isinstance(value, InputSpec) and value.content_type is not None:
+            # The container's own check (numpy is imported by that module, so only when a type is given).
+            from smflow.local_sagemaker.algorithms.xgboost_data import DataError, content_type
+
+            try:
+                content_type(value.content_type)
+            except DataError as e:
+                reason = str(e).rstrip(".")
+                yield (*path, "inputs", name, "content_type"), f"{reason} (the SageMaker XGBoost algorithm)", False
     if "train" not in step.inputs:
         yield ((*path, "inputs") if step.inputs else path), ("the XGBoost algorithm needs a `train` input "
                                                              "(CSV with the label first, or libsvm)"), True

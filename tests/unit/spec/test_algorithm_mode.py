@@ -139,3 +139,15 @@ def test_distribution_needs_an_entry_point(project: Path) -> None:
     assert (key, line) == ("models.m.steps[0].distribution", 14)
     assert message.startswith("`distribution` configures a framework container's launcher for an entry_point "
                               "script; the built-in xgboost algorithm has none")
+
+
+@pytest.mark.parametrize("given,reason", [
+    ("image/png", "image/png is not an accepted ContentType: csv, libsvm"),
+    ("'text/csv; label_size=2'", "text/csv; label_size=2 is not an accepted csv ContentType"),
+])
+def test_a_channel_type_the_container_rejects_is_reported_at_it(project: Path, given: str, reason: str) -> None:
+    (key, message, line, _), = issues(project, HEAD + TRAIN.replace("content_type: text/csv", f"content_type: {given}"))
+    assert (key, line) == ("models.m.steps[0].inputs.train.content_type", 13)
+    assert message.startswith(reason) and message.endswith("(the SageMaker XGBoost algorithm)")
+    assert issues(project, HEAD + TRAIN.replace("content_type: text/csv", "content_type: 'text/csv; label_size=1'")) \
+        == []
