@@ -207,6 +207,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from smflow.dags.runner import format_summary, run_pipeline_dag
 
     conf = parse_conf(args.conf)
+    if args.input is not None:
+        if args.dag != "batch":
+            raise UsageError(f"--input names the data a batch run predicts; it applies to --dag batch, not --dag "
+                             f"{args.dag}")
+        conf = {**(conf or {}), "input": args.input}
     logical_date = parse_logical_date(args.logical_date)
     try:
         summary = run_pipeline_dag(Path(args.path), args.dag, args.executor, conf, logical_date, args.verbose)
@@ -301,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local", choices=["local", "sagemaker"])
     p.add_argument("--conf", help="DAG run conf as JSON")
     p.add_argument("--logical-date", help="ISO date-time; the same value re-runs that run (same job names)")
+    p.add_argument("--input", help="--dag batch: predict only the batches under this s3:// prefix or object "
+                                   "(inside a unit's batch.input); passed as the run conf's `input`")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="Airflow's own INFO logs too; on an internal error, the traceback on stderr")
     p.set_defaults(func=cmd_run)

@@ -14,7 +14,7 @@ from smflow.service_model import constraint_problems, request_problems
 from smflow.spec.errors import SpecError, SpecIssue
 from smflow.spec.resolve import PipelineDocument
 
-FORMAT_VERSION = 3  # bump when the compiled form changes: cached compilations then miss
+FORMAT_VERSION = 4  # bump when the compiled form changes: cached compilations then miss
 
 
 @dataclass
@@ -138,4 +138,48 @@ def compile_pipeline(doc: PipelineDocument) -> CompiledPipeline:
         settings=dag_settings(doc),
         params={name: dict(schema) for name, schema in doc.parameters.items()},
     )
-    return CompiledPipeline(spec.pipeline, str(doc.file), [train])
+    batch = compile_batch_dag(doc, compiler)
+    return CompiledPipeline(spec.pipeline, str(doc.file), [train, *([batch] if batch else [])])
+
+
+def compile_batch_dag(doc: PipelineDocument, compiler: RequestCompiler) -> CompiledDag | None:
+    """The `<pipeline>__batch` DAG when a model unit has `batch:` (compile/batch.py), its requests checked."""
+    from smflow.compile.batch import BatchCompiler, batch_schedule
+
+    batches = BatchCompiler(doc, compiler)
+    units = batches.units()
+    if not units:
+        return None
+    tasks: list[CompiledTask] = []
+    edges: list[tuple[str, str]] = []
+    issues: list[SpecIssue] = []
+    for unit, batch in units:
+        unit_tasks, unit_edges = batches.tasks(unit, batch)
+        tasks += unit_tasks
+        edges += unit_edges
+        if doc.source is not None:
+            group = unit_tasks[0].params["group"]
+            problems: list[tuple[tuple[str | int, ...], str]] = [
+                (("models", unit, "batch", "model"), f"SageMaker would reject the model package group "
+                                                      f"name: {p.strip()}; change it")
+                for p in (request_problems("ListModelPackages", {"ModelPackageGroupName": group}) or ""
+                          ).splitlines() if p.strip()]
+            problems += request_issues(unit_tasks[-1], ("models", unit, "batch"), compiler.parameter_defaults)
+            issues.extend(doc.source.issue(path, message) for path, message in problems)
+    if issues:
+        raise SpecError(issues)
+    spec = doc.spec
+    settings = dag_settings(doc)
+    # One run at a time (whatever `airflow.max_active_runs` says for training): two runs listing the same batch
+    # at once would both find it owed; the job name would still be shared, but one run then waits on the other.
+    settings["max_active_runs"] = 1
+    return CompiledDag(
+        dag_id=f"{spec.pipeline}__batch",
+        schedule=batch_schedule(doc),
+        tasks=tasks,
+        edges=edges,
+        description=f"Batch prediction for {spec.pipeline} with the approved model (smflow, from {doc.file.name})",
+        tags=list(dict.fromkeys(["smflow", "batch", spec.pipeline, *spec.airflow.tags])),
+        settings=settings,
+        params={name: dict(schema) for name, schema in doc.parameters.items()},
+    )

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 StepKind = Literal["processing", "evaluation", "training", "create_model", "transform", "register", "deploy",
-                   "condition"]
+                   "condition", "resolve_model", "find_batches", "batch_predict"]  # the last three: the batch DAG
 STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
 
 

@@ -7,13 +7,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, TaskGroup
+from airflow.sdk import DAG, Asset, Param, TaskGroup
 from airflow.sdk.definitions.param import ParamsDict
 
 from smflow.compile.graph import CompiledDag
 from smflow.compile.kinds import StepKind
 from smflow.dags.schedules import to_airflow_schedule
 from smflow.operators.base import SmflowOperator
+from smflow.operators.batch import FindBatchesOperator, PredictBatchesOperator, ResolveModelOperator
 from smflow.operators.condition import ModelGateOperator
 from smflow.operators.endpoint import DeployModelOperator
 from smflow.operators.jobs import (
@@ -34,6 +35,9 @@ OPERATORS: dict[StepKind, type[SmflowOperator]] = {
     "register": ModelRegistrationOperator,
     "deploy": DeployModelOperator,
     "condition": ModelGateOperator,
+    "resolve_model": ResolveModelOperator,
+    "find_batches": FindBatchesOperator,
+    "batch_predict": PredictBatchesOperator,
 }
 
 RUN_PARAMS = {
@@ -90,6 +94,27 @@ def docs(fileloc: str | None, spec_docs: str | None, parameters: dict[str, dict[
     return "\n\n".join(parts)
 
 
+def add_arrival_sensors(compiled: CompiledDag, operators: dict[str, SmflowOperator], groups: dict[str, TaskGroup],
+                        executor: str | None) -> None:
+    """`schedule.batch: {on_data: true}`: a deferrable `<unit>.wait_for_data` sensor first in each unit's batch
+    tasks; the DAG runs continuously (one run at a time), each run waiting in the triggerer for a new batch."""
+    from smflow.operators.batch_sensor import BatchArrivalSensor
+
+    assert isinstance(compiled.schedule, dict)
+    for task in compiled.tasks:
+        if task.kind != "find_batches":
+            continue
+        unit = task.task_id.rpartition(".")[0]
+        resolve = compiled.task(task.params["resolve_task"])
+        sensor = BatchArrivalSensor(
+            task_id="wait_for_data", task_group=groups[unit], input_prefix=task.params["input"],
+            pattern=task.params["pattern"], marker=task.params.get("marker"), executor=executor,
+            poke_seconds=float(compiled.schedule.get("poke_seconds", 60)), deferrable=True,
+            output_prefix=task.params["output"], model_group=resolve.params["group"],
+            model_version=resolve.params.get("version"))
+        sensor >> operators[resolve.task_id]
+
+
 def build_dag(compiled: CompiledDag, *, fileloc: str | None = None, executor: str | None = None,
               spec_docs: str | None = None) -> DAG:
     """Tasks are created in the compiled (topological, stable) order so repeated parses give identical DAGs."""
@@ -119,6 +144,8 @@ def build_dag(compiled: CompiledDag, *, fileloc: str | None = None, executor: st
                 if unit not in groups:
                     groups[unit] = TaskGroup(unit, tooltip=f"model unit {unit}")
                 kwargs["task_group"] = groups[unit]
+            if task.params.get("outlets"):  # the batch DAG's predictions Asset, updated when it predicted
+                kwargs["outlets"] = [Asset(uri) for uri in task.params["outlets"]]
             operators[task.task_id] = OPERATORS[task.kind](
                 task_id=step if unit else task.task_id,
                 operation=task.operation,
@@ -133,6 +160,9 @@ def build_dag(compiled: CompiledDag, *, fileloc: str | None = None, executor: st
             )
     for upstream, downstream in compiled.edges:
         operators[upstream] >> operators[downstream]
+    if isinstance(compiled.schedule, dict) and compiled.schedule.get("on_data"):
+        with dag:
+            add_arrival_sensors(compiled, operators, groups, executor)
     # The run params are the DAG's, set once its tasks exist: each task created while the DAG had them would
     # deep-copy them into its own params (twice per smflow operator, a third of the build). A task still sees
     # them at run time, where Airflow merges the DAG's params under the task's (`process_params`). They are

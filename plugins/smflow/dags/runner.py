@@ -207,6 +207,19 @@ def check_run_conf(compiled: Any, conf: dict[str, Any] | None, path: Path) -> No
         raise UsageError(f"--conf does not fit the parameters of {compiled.dag_id} ({path}): " + "; ".join(problems))
 
 
+def check_batch_input(compiled: Any, conf: dict[str, Any] | None, path: Path) -> None:
+    """A batch run's `input` (--input) must lie inside a unit's `batch.input`, or the run would find nothing."""
+    value = (conf or {}).get("input")
+    if value is None or not compiled.dag_id.endswith("__batch"):
+        return
+    inputs = [t.params["input"] for t in compiled.tasks if t.kind == "find_batches"]
+    folders = [i if i.endswith("/") else i + "/" for i in inputs]
+    if not isinstance(value, str) or not value.startswith("s3://") or not any(
+            value.startswith(f) or f.startswith(value) for f in folders):
+        raise UsageError(f"--input {value!r} is not inside the batch input of {compiled.dag_id} "
+                         f"({', '.join(inputs)}, `batch.input` in {path}); give an s3:// prefix or object under it")
+
+
 def run_pipeline_dag(path: Path, kind: str = "train", executor: str = "local",
                      conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
                      verbose: bool = False) -> RunSummary:
@@ -228,6 +241,7 @@ def run_pipeline_dag(path: Path, kind: str = "train", executor: str = "local",
         raise UserError(f"{path}: {e.args[0]}") from None
     check_logical_date(compiled, logical_date, path)
     check_run_conf(compiled, conf, path)
+    check_batch_input(compiled, conf, path)
     ensure_db(airflow_home)
     from smflow.dags.factory import build_dag
 
@@ -256,6 +270,7 @@ def format_summary(summary: RunSummary) -> str:
             detail = "  " + ", ".join(f"{k}={v:.4g}" for k, v in xcom["metrics"].items())
         if xcom.get("version") is not None:
             detail = f"  registered {xcom.get('model_package_arn')} (version {xcom['version']}, {xcom.get('status')})"
+        detail = batch_detail(task.task_id, xcom) or detail
         if xcom.get("gate") and not xcom["gate"].get("passed"):
             detail = "  gate not passed: " + "; ".join(xcom["gate"].get("failures", []))
         elif xcom.get("decision"):
@@ -265,3 +280,19 @@ def format_summary(summary: RunSummary) -> str:
                                         f" (new {new:.4g}; no approved version yet)" if new is not None else "")
         lines.append(f"  {task.task_id:<{width}}  {task.state:<10} {seconds}{detail}")
     return "\n".join(lines)
+
+
+def batch_detail(task_id: str, xcom: dict[str, Any]) -> str:
+    """What a batch DAG task did, for the summary: the model used, the batches owed, where predictions went."""
+    outputs = xcom.get("outputs") or {}
+    if task_id.endswith(".resolve_model") and "model_version" in outputs:
+        return f"  model package version {outputs['model_version']} ({xcom.get('status')}) → model {xcom['job_name']}"
+    if "batches" in xcom:
+        owed = [b["batch_id"] for b in xcom["batches"]]
+        return f"  {len(owed)} batch(es) to predict" + (f": {', '.join(owed)}" if owed else " (all predicted)")
+    if "predicted" in xcom:
+        parts = [f"{p['batch_id']} ({p['records']['output']} records{', job reused' if p.get('reused') else ''})"
+                 for p in xcom["predicted"]]
+        folders = sorted({p["predictions"] for p in xcom["predicted"]})
+        return f"  predicted {', '.join(parts)} → {', '.join(folders)}"
+    return ""

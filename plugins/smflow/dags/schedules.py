@@ -13,4 +13,6 @@ def to_airflow_schedule(value: str | dict[str, Any] | None) -> Any:
         return value
     if "assets" in value:
         return [Asset(uri) for uri in value["assets"]]
+    if value.get("on_data"):  # the batch DAG: each run's first task waits (deferred) for a new batch
+        return "@continuous"
     raise ValueError(f"unsupported compiled schedule {value!r}")

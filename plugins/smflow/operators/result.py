@@ -19,6 +19,8 @@ class TaskResult(TypedDict):
     decision: NotRequired[dict[str, Any]]   # condition: what the gate compared
     model_package_arn: NotRequired[str]     # register
     version: NotRequired[int | None]        # register
+    batches: NotRequired[list[dict[str, Any]]]    # find_batches: the batches owed a prediction (Batch.as_json)
+    predicted: NotRequired[list[dict[str, Any]]]  # batch predict: per batch its job, predictions and counts
 
 
 def output_of(value: Any, task_id: str, name: str) -> str:

@@ -13,10 +13,12 @@ from typing import Any
 
 from smflow.s3_names import bucket_name_problem, key_problem
 from smflow.spec.algorithm_mode import algorithm_problems, inference_entry_point
+from smflow.spec.batch_checks import batch_problems
 from smflow.spec.dependencies import dependency_problems
 from smflow.spec.errors import Path_, SpecError, SpecIssue
 from smflow.spec.load import SourceMap
 from smflow.spec.model import (
+    AssetSchedule,
     ConditionStep,
     CreateModelStep,
     DeployStep,
@@ -415,22 +417,27 @@ class _Resolver:
             return list(self.nodes)
 
     def check_schedule(self) -> None:
-        value = self.spec.schedule.train
-        if value is not None and not isinstance(value, str):
+        for dag, value in (("train", self.spec.schedule.train), ("batch", self.spec.schedule.batch)):
+            self.check_schedule_value(dag, value)
+        for path, message in batch_problems(self.spec):
+            self.error(path, message)
+
+    def check_schedule_value(self, dag: str, value: object) -> None:
+        if isinstance(value, AssetSchedule):
             for index, uri in enumerate(value.assets):
                 scheme, sep, rest = uri.partition("://")
                 if not sep or not scheme or not rest.strip("/"):
-                    self.error(("schedule", "train", "assets", index),
+                    self.error(("schedule", dag, "assets", index),
                                f"'{uri}' is not an asset URI; write scheme://location, e.g. s3://bucket/data/ or "
                                "smflow://pipeline/retrain")
                 elif scheme == "s3" and s3_uri_problem(uri):
-                    self.error(("schedule", "train", "assets", index), f"{uri!r}: {s3_uri_problem(uri)}")
+                    self.error(("schedule", dag, "assets", index), f"{uri!r}: {s3_uri_problem(uri)}")
         if isinstance(value, str) and value not in AIRFLOW_PRESETS:
             from croniter import croniter
 
             if not croniter.is_valid(value):
-                self.error(("schedule", "train"), f"'{value}' is not a valid cron expression or preset; use 5 fields "
-                                                 "like '0 3 * * *', or one of " + ", ".join(sorted(AIRFLOW_PRESETS)))
+                self.error(("schedule", dag), f"'{value}' is not a valid cron expression or preset; use 5 fields "
+                                              "like '0 3 * * *', or one of " + ", ".join(sorted(AIRFLOW_PRESETS)))
 
 
 def resolve(spec: PipelineSpec, source: SourceMap, file: Path) -> PipelineDocument:

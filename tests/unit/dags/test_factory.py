@@ -67,8 +67,10 @@ def test_trigger_form_offers_fresh_jobs_and_docs_show_the_spec(pipelines: Path) 
 
 
 def test_one_operator_class_per_step_kind_named_without_sagemaker() -> None:
+    from smflow.compile.kinds import STEP_KINDS
+
     classes = list(OPERATORS.values())
-    assert len(set(classes)) == len(classes) == 8
+    assert len(set(classes)) == len(classes) == len(STEP_KINDS) == 11
     for cls in classes:
         assert not cls.__name__.startswith("SageMaker") and cls.__name__.endswith("Operator"), cls
         assert cls.__doc__, cls

@@ -1,0 +1,54 @@
+"""Whole-document checks of batch prediction: a model to score with, outputs apart from inputs, a schedule
+that has something to run. Positioned like every other spec problem; called from resolve()."""
+
+from __future__ import annotations
+
+from smflow.spec.errors import Path_
+from smflow.spec.model import ModelUnit, OnDataSchedule, PipelineSpec, RegisterStep
+
+
+def batch_problems(spec: PipelineSpec) -> list[tuple[Path_, str]]:
+    """(key path, message) for every batch problem of the document."""
+    problems: list[tuple[Path_, str]] = []
+    units = {name: unit for name, unit in spec.models.items() if unit.batch is not None}
+    for name, unit in units.items():
+        problems.extend(_unit_problems(spec, name, unit))
+    if spec.schedule.batch is not None and not units:
+        problems.append((("schedule", "batch"), "a batch schedule is set but no model unit has a `batch:` section; "
+                                                "add one (input, model, transform) or remove schedule.batch"))
+    if isinstance(spec.schedule.batch, OnDataSchedule) and len(units) > 1:
+        problems.append((("schedule", "batch", "on_data"),
+                         f"on_data waits for one input, but {len(units)} model units have `batch:` "
+                         f"({', '.join(sorted(units))}); schedule the batch DAG by cron or assets instead"))
+    return problems
+
+
+def _unit_problems(spec: PipelineSpec, name: str, unit: ModelUnit) -> list[tuple[Path_, str]]:
+    batch = unit.batch
+    assert batch is not None
+    path: Path_ = ("models", name, "batch")
+    problems: list[tuple[Path_, str]] = []
+    registers = [step for step in unit.steps if isinstance(step, RegisterStep)]
+    if batch.model.group is None and not registers:
+        problems.append(((*path, "model"), f"model unit '{name}' has no register step to take the model package "
+                                           "group from; add one, or set `model: {group: <group name>}`"))
+    output = batch.output or f"s3://{spec.defaults.bucket}/{spec.prefix}/predictions/{name}/"
+    source, target = _folder(batch.input), _folder(output)
+    if target.startswith(source) or source.startswith(target):
+        problems.append(((*path, "output" if batch.output else "input"),
+                         f"predictions ({target}) and arriving batches ({source}) share a folder, so predictions "
+                         "would be found as new batches; give `output` a folder outside `input`"))
+    if batch.marker is not None and _matches(batch.marker, batch.pattern):
+        problems.append(((*path, "marker"), f"the marker '{batch.marker}' matches pattern '{batch.pattern}'; "
+                                            "narrow the pattern (e.g. *.csv) so the marker is not predicted"))
+    return problems
+
+
+def _folder(uri: str) -> str:
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def _matches(name: str, pattern: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(name, pattern)
