@@ -49,7 +49,8 @@ def environment_warnings(doc: PipelineDocument, compiled: CompiledPipeline) -> l
     if doc.source is None or settings.get("executor") != "local":
         return []
     from smflow.local_sagemaker.images.job import ImageEnvironmentSettingError, environments_enabled
-    from smflow.local_sagemaker.images.plan import plan_for_image
+    from smflow.local_sagemaker.images.plan import plan_for_image, unknown_image_notice
+    from smflow.local_sagemaker.images.uri import parse_image_uri
 
     try:
         if not environments_enabled():
@@ -61,7 +62,12 @@ def environment_warnings(doc: PipelineDocument, compiled: CompiledPipeline) -> l
         for task in dag.tasks:
             for uri in task_images(task):
                 plan = plan_for_image(uri)
-                message = plan.version_warning() if plan is not None else None
+                if plan is not None:
+                    message = plan.version_warning()
+                elif parse_image_uri(uri) is not None:  # a framework image, but a version the table lacks
+                    message = f"warning: {unknown_image_notice(uri)}, with smflow's package versions"
+                else:  # the user's own image: nothing to compare with
+                    message = None
                 if message is not None:
                     issues.append(doc.source.issue(_image_path(doc, task.task_id), message))
     return sorted(set(issues))

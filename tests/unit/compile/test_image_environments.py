@@ -81,3 +81,20 @@ def test_a_bad_opt_out_value_is_a_warning_naming_the_values(smflow_home: Path, c
     code, _, err = validate([str(DEMO)], capsys)
     assert code == 0
     assert "warning: SMFLOW_IMAGE_ENVIRONMENTS='maybe' is neither on nor off" in err
+
+
+def test_a_framework_version_the_table_lacks_is_a_warning(smflow_home: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # sklearn 0.20.0 is an image the SDK knows but the table does not: its jobs run in smflow's own venv.
+    monkeypatch.delenv("SMFLOW_IMAGE_ENVIRONMENTS", raising=False)
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "prep.py").write_text("print('prep')\n")
+    (tmp_path / "code" / "train.py").write_text("print('train')\n")
+    (tmp_path / "pipeline.yaml").write_text(SPEC.replace("version: 1.0-1", "version: 0.20.0"))
+    code, _, err = validate([str(tmp_path / "pipeline.yaml")], capsys)
+    assert code == 0
+    [line] = err.splitlines()
+    assert line.startswith(f"{tmp_path / 'pipeline.yaml'}:11:16: models.m.steps[0].image: warning: image "
+                           "sagemaker-scikit-learn:0.20.0-cpu-py3 is sklearn 0.20.0, which is not in smflow's table")
+    assert line.endswith("with smflow's package versions")
