@@ -25,10 +25,6 @@ MULTI_WORKER_MIRRORED = "sagemaker_multi_worker_mirrored_strategy_enabled"
 INSTANCE_TYPE = "sagemaker_instance_type"
 MODEL_PARALLEL_PARAMETERS = "mp_parameters"  # not sagemaker_-prefixed in the SDK either
 
-# Hyperparameters that switch on a launcher which runs more than one process: not emulated locally.
-MULTI_PROCESS_SWITCHES = (PYTORCH_DDP, TORCH_DISTRIBUTED, PARAMETER_SERVER, MPI, SM_DATA_PARALLEL,
-                          MULTI_WORKER_MIRRORED)
-
 
 PYTORCH_ONLY = ("torch_distributed", "pytorchddp")  # options only the PyTorch estimator reads
 

@@ -26,7 +26,6 @@ ENV = "SAGEMAKER_INFERENCE_OUTPUT"
 ACCEPTS = ("application/json", "application/jsonlines", "application/x-recordio-protobuf", "text/csv")
 LABEL, LABELS, PROBABILITY, PROBABILITIES = "predicted_label", "labels", "probability", "probabilities"
 RAW_SCORE, RAW_SCORES, SCORE = "raw_score", "raw_scores", "predicted_score"
-ALL_KEYS = (LABEL, LABELS, PROBABILITY, PROBABILITIES, RAW_SCORE, RAW_SCORES, SCORE)
 _CLASSIFY = [LABEL, LABELS, RAW_SCORE, RAW_SCORES]
 VALID_KEYS: dict[str, list[str]] = {
     "reg:squarederror": [SCORE], "reg:logistic": [SCORE], "reg:gamma": [SCORE], "reg:tweedie": [SCORE],

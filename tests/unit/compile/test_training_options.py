@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from smflow.compile.distribution import MULTI_PROCESS_SWITCHES
+from smflow.compile.distribution import distribution_hyperparameters
 from smflow.compile.fingerprint import request_fingerprint
 from smflow.compile.graph import CompiledDag, compile_pipeline
 from smflow.compile.kinds import upload_sources
@@ -20,6 +20,7 @@ from smflow.executors.local import LocalExecutor
 from smflow.local_sagemaker.containers.training_options import DISTRIBUTION_SWITCHES
 from smflow.service_model import constraint_problems, validate_request
 from smflow.spec import load_pipeline
+from smflow.spec.model import DistributionSpec
 
 SOURCE = """\
 pipeline: opts
@@ -156,8 +157,19 @@ def test_distribution_sets_the_sdk_hyperparameters(tmp_path: Path, image: str, d
     rendered(dag)
 
 
-def test_the_launcher_switches_compile_and_the_local_container_know_are_the_same() -> None:
-    assert sorted(MULTI_PROCESS_SWITCHES) == sorted(DISTRIBUTION_SWITCHES)
+def test_the_launcher_switches_compile_sets_are_those_the_local_container_logs() -> None:
+    # Every `*_enabled` hyperparameter any strategy compiles to is one the local training job names as "not
+    # emulated locally" (training_options.DISTRIBUTION_SWITCHES), and no switch there is one compile never sets.
+    on = {"enabled": True}
+    others = DistributionSpec.model_validate({
+        "parameter_server": on, "mpi": on, "multi_worker_mirrored_strategy": on,
+        "smdistributed": {"dataparallel": on}})
+    emitted = {key for spec, pytorch in ((DistributionSpec.model_validate({"pytorchddp": on}), True),
+                                         (DistributionSpec.model_validate({"torch_distributed": on}), True),
+                                         (others, False))
+               for key in distribution_hyperparameters(spec, "ml.p4d.24xlarge", pytorch=pytorch)
+               if key.endswith("_enabled")}
+    assert emitted == set(DISTRIBUTION_SWITCHES)
 
 
 def test_dependencies_are_packed_at_the_top_level_and_fingerprinted(tmp_path: Path) -> None:
