@@ -317,6 +317,16 @@ class TransformStep(StepBase):
     join_source: Literal["None", "Input"] | None = None
     output_filter: str | None = None
 
+    @field_validator("max_concurrent_transforms")
+    @classmethod
+    def _payload_product(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """SageMaker's CreateTransformJob limit: MaxConcurrentTransforms × MaxPayloadInMB ≤ 100 MB."""
+        payload = info.data.get("max_payload_mb")
+        if value and payload and value * payload > 100:
+            raise ValueError(f"max_concurrent_transforms × max_payload_mb = {value} × {payload} exceeds SageMaker's "
+                             "limit of 100 MB; lower one of them")
+        return value
+
 
 class EvaluationStep(StepBase):
     """A processing job that writes a metrics report (`report`, JSON) to /opt/ml/processing/evaluation."""

@@ -98,3 +98,15 @@ def test_compile_json_shows_the_absent_fields_absent(tmp_path: Path, capsys: pyt
     (predict,) = [t for t in tasks if t["kind"] == "transform"]
     assert "SplitType" not in predict["request"]["TransformInput"]
     assert "AssembleWith" not in predict["request"]["TransformOutput"]
+
+
+def test_payload_times_concurrency_over_sagemakers_limit_is_a_positioned_error(tmp_path: Path) -> None:
+    from smflow.spec import SpecError
+
+    with pytest.raises(SpecError) as caught:
+        transform_request(tmp_path, "        max_payload_mb: 50\n        max_concurrent_transforms: 4\n")
+    (issue,) = caught.value.issues
+    assert (issue.key_path, issue.line) == ("models.m.steps[2].max_concurrent_transforms", 14)
+    assert issue.message.startswith("max_concurrent_transforms × max_payload_mb = 4 × 50 exceeds SageMaker's limit")
+    assert transform_request(tmp_path, "        max_payload_mb: 25\n        max_concurrent_transforms: 4\n")[
+        "MaxConcurrentTransforms"] == 4
