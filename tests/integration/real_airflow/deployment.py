@@ -223,6 +223,10 @@ class AirflowDeployment:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.airflow_home / "logs"),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         }
+        if os.environ.get("SMFLOW_ENVIRONMENTS_DIR"):
+            # image environments: the test session's shared cache (tests/conftest.py), so a job's sklearn
+            # environment is built once per machine, not once per deployment (builds are atomic and locked)
+            settings["SMFLOW_ENVIRONMENTS_DIR"] = os.environ["SMFLOW_ENVIRONMENTS_DIR"]
         return {**base, **settings}
 
     # ---- life cycle ---------------------------------------------------------------------------------
