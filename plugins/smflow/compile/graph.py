@@ -158,12 +158,12 @@ def compile_batch_dag(doc: PipelineDocument, compiler: RequestCompiler) -> Compi
         tasks += unit_tasks
         edges += unit_edges
         if doc.source is not None:
-            group = unit_tasks[0].params["group"]
+            lookup = {"ModelPackageGroupName": unit_tasks[0].params["group"]}
+            found = [p.strip() for p in (request_problems("ListModelPackages", lookup) or "").splitlines()]
             problems: list[tuple[tuple[str | int, ...], str]] = [
-                (("models", unit, "batch", "model"), f"SageMaker would reject the model package group "
-                                                      f"name: {p.strip()}; change it")
-                for p in (request_problems("ListModelPackages", {"ModelPackageGroupName": group}) or ""
-                          ).splitlines() if p.strip()]
+                (("models", unit, "batch", "model"), f"SageMaker would reject the model package group name: "
+                                                      f"{p}; change it")
+                for p in [*found, *constraint_problems("ListModelPackages", lookup)] if p]
             problems += request_issues(unit_tasks[-1], ("models", unit, "batch"), compiler.parameter_defaults)
             issues.extend(doc.source.issue(path, message) for path, message in problems)
     if issues:
