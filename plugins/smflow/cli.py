@@ -1,4 +1,4 @@
-"""`smflow` command line: validate, compile, schema, convert, run, registry.
+"""`smflow` command line: validate, compile, schema, convert, run, predictions, registry.
 
 Exit codes: 0 success, 1 user error (with `file:line:col: key.path: message` lines, or one line saying what
 is wrong and what to do), 2 usage error, 3 internal error (a bug: the traceback goes to a log file whose path
@@ -270,6 +270,49 @@ def cmd_registry(args: argparse.Namespace) -> int:
         raise
 
 
+def cmd_predictions(args: argparse.Namespace) -> int:
+    """The batches a pipeline's batch DAG predicted, from their manifests; reading never creates the home."""
+    from collections.abc import Callable
+
+    from smflow import settings
+    from smflow.batch.report import format_rows, prediction_rows
+    from smflow.compile.batch import unit_output
+    from smflow.spec import load_pipeline
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such pipeline file; give the YAML of a pipeline with a `batch:` section")
+    spec = load_pipeline(path).spec  # the spec alone names the outputs: nothing is compiled or cached
+    outputs = {name: unit_output(spec, name, unit.batch) for name, unit in spec.models.items() if unit.batch}
+    if not outputs:
+        raise UserError(f"{path}: pipeline {spec.pipeline} has no `batch:` section, so nothing is predicted in "
+                        "batches; add one to a model unit (see README, Batch prediction)")
+    executor_name = args.executor or settings.get("executor")
+    list_uris: Callable[[str], list[str]]
+    read: Callable[[str], bytes]
+    if executor_name == "local":
+        from smflow.local_sagemaker.store import LocalStore
+
+        settings.checked_home(create=False)
+        store = LocalStore(settings.store_root())
+        list_uris, read = store.list, store.read_bytes
+    else:
+        from smflow.executors import make_executor
+
+        executor = make_executor(executor_name)
+        list_uris, read = (lambda prefix: [uri for uri, _ in executor.list_objects(prefix)]), executor.read_bytes
+    rows = []
+    for unit, output in outputs.items():
+        rows += prediction_rows(unit, list_uris(output), read)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    elif not rows:
+        print(f"no predictions yet for {spec.pipeline} (run `smflow run {path} --dag batch`)")
+    else:
+        print("\n".join(format_rows(rows)))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smflow", description="YAML ML pipelines → Airflow DAGs on SageMaker",
                                      epilog="exit codes: 0 ok, 1 user error, 2 usage error, 3 internal error")
@@ -311,6 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="Airflow's own INFO logs too; on an internal error, the traceback on stderr")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("predictions", parents=[common], help="the batches a pipeline's batch DAG predicted: model "
+                                                             "version, transform job, record counts")
+    p.add_argument("path", help="the pipeline YAML")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--executor", choices=["local", "sagemaker"], default=None,
+                   help="whose store: local (default: the executor setting) or sagemaker (S3)")
+    p.set_defaults(func=cmd_predictions)
 
     p = sub.add_parser("registry", parents=[common], help="the model registry (local; AWS with --executor sagemaker)")
     registry_common = argparse.ArgumentParser(add_help=False)

@@ -94,6 +94,12 @@ def test_two_arriving_batches_are_predicted_once_each(trained: Path, tmp_path: P
     jobs = transform_jobs(home)
     assert len(jobs) == 2 and day2["transform_job"] in jobs
 
+    listed = run_cli(["predictions", str(SPEC), "--json"], home, airflow_db)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(r["batch_id"], r["model_version"], r["records"]["output"]) for r in rows] == \
+        [("day1.csv", 1, 30), ("day2.csv", 1, 12)]
+
     # A re-run (and one asked for one object) predicts nothing new: the predict task skips.
     again = batch_run(home, airflow_db, "--input", INPUT + "day1.csv")
     assert "0 batch(es) to predict (all predicted)" in again and "regressor.predict        skipped" in again

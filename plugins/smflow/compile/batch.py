@@ -15,7 +15,7 @@ from smflow.batch.ledger import INPUT_MANIFEST_NAME
 from smflow.compile.kinds import StepKind
 from smflow.compile.naming import bounded_name
 from smflow.compile.requests import JOB_NAME, CompiledTask, RequestCompiler, parameter_as_text
-from smflow.spec.model import BatchSpec, OnDataSchedule, RegisterStep, TransformStep
+from smflow.spec.model import BatchSpec, OnDataSchedule, PipelineSpec, RegisterStep, TransformStep
 from smflow.spec.resolve import PipelineDocument, StepNode
 
 BATCH_TOKEN = "SMFLOW-BATCH-ID"
@@ -43,6 +43,12 @@ def batch_schedule(doc: PipelineDocument) -> str | dict[str, Any] | None:
     return {"assets": list(value.assets)}
 
 
+def unit_output(spec: PipelineSpec, unit: str, batch: BatchSpec) -> str:
+    """Where a unit's predictions go (ending in '/'): `batch.output`, else `<bucket>/<prefix>/predictions/<unit>/`."""
+    output = batch.output or f"s3://{spec.defaults.bucket}/{spec.prefix}/predictions/{unit}/"
+    return output if output.endswith("/") else output + "/"
+
+
 class BatchCompiler:
     """Compiles the batch tasks of one document, reusing the train side's compiler for names and defaults."""
 
@@ -55,8 +61,7 @@ class BatchCompiler:
         return [(name, unit.batch) for name, unit in self.spec.models.items() if unit.batch is not None]
 
     def output(self, unit: str, batch: BatchSpec) -> str:
-        output = batch.output or f"{self.compiler.root}/predictions/{unit}/"
-        return output if output.endswith("/") else output + "/"
+        return unit_output(self.spec, unit, batch)
 
     def unit_node(self, unit: str, kind: type) -> StepNode | None:
         return next((n for n in self.doc.nodes.values() if n.unit == unit and isinstance(n.step, kind)), None)
