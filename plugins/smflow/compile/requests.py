@@ -400,10 +400,12 @@ class RequestCompiler:
         # Only what the YAML says, as the SDK's Transformer sends it: S3DataType always; ContentType, SplitType,
         # Accept, AssembleWith, BatchStrategy, MaxPayloadInMB, MaxConcurrentTransforms (and CompressionType,
         # which the spec has no field for) only when given, so SageMaker's and the container's defaults apply.
+        # `input: {source, content_type}` is the same setting written on the input, as on training channels.
+        content_type = step.content_type or self.doc.inputs[(node.task_id, "input")].content_type
         given: dict[str, dict[str, Any]] = {
             "": {"BatchStrategy": step.batch_strategy, "MaxPayloadInMB": step.max_payload_mb,
                  "MaxConcurrentTransforms": step.max_concurrent_transforms},
-            "TransformInput": {"ContentType": step.content_type, "SplitType": step.split_type},
+            "TransformInput": {"ContentType": content_type, "SplitType": step.split_type},
             "TransformOutput": {"Accept": step.accept, "AssembleWith": step.assemble_with},
         }
         request: dict[str, Any] = {

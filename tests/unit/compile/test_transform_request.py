@@ -35,12 +35,12 @@ models:
 OPTIONAL = ("BatchStrategy", "MaxPayloadInMB", "MaxConcurrentTransforms")
 
 
-def transform_request(tmp_path: Path, options: str = "") -> dict[str, Any]:
+def transform_request(tmp_path: Path, options: str = "", source: str = SOURCE) -> dict[str, Any]:
     (tmp_path / "code").mkdir(exist_ok=True)
     (tmp_path / "code" / "train.py").write_text("print('train')\n")
     (tmp_path / "code" / "inference.py").write_text("def model_fn(model_dir):\n    return None\n")
     file = tmp_path / "pipeline.yaml"
-    file.write_text(SOURCE + options)
+    file.write_text(source + options)
     dag = compile_pipeline(load_pipeline(file)).dags[0]
     task = dag.task("m.predict")
     outputs = {"model_name": "batch-m-model-1a2b3c"}
@@ -110,3 +110,13 @@ def test_payload_times_concurrency_over_sagemakers_limit_is_a_positioned_error(t
     assert issue.message.startswith("max_concurrent_transforms × max_payload_mb = 4 × 50 exceeds SageMaker's limit")
     assert transform_request(tmp_path, "        max_payload_mb: 25\n        max_concurrent_transforms: 4\n")[
         "MaxConcurrentTransforms"] == 4
+
+
+def test_a_content_type_written_on_the_input_is_sent(tmp_path: Path) -> None:
+    # As on training channels, `input: {source, content_type}` names the input's MIME type; the step's own
+    # `content_type` wins when both are written.
+    spec = SOURCE.replace("input: s3://ml-bucket/data/test/",
+                          "input: {source: 's3://ml-bucket/data/test/', content_type: text/csv}")
+    assert transform_request(tmp_path, source=spec)["TransformInput"]["ContentType"] == "text/csv"
+    assert transform_request(tmp_path, "        content_type: application/json\n", spec)["TransformInput"][
+        "ContentType"] == "application/json"
