@@ -55,7 +55,7 @@ def test_script_mode_training_imports_its_dependency_library(tmp_path: Path, air
 
     executor = LocalExecutor(home=home)
     jobs = describe_all(executor)
-    assert sorted(jobs) == ["train.py", "train_toolkit.py"]
+    assert sorted(jobs) == ["train.py", "train_toolkit.py", "train_xgboost.py"]
     for program, job in jobs.items():
         assert job["TrainingJobStatus"] == "Completed", (program, job.get("FailureReason"))
         r2 = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}["test:r2"]
@@ -64,7 +64,7 @@ def test_script_mode_training_imports_its_dependency_library(tmp_path: Path, air
         with tarfile.open(fileobj=io.BytesIO(source)) as tar:
             members = {m.name for m in tar.getmembers() if m.isfile()}
         # the SDK's layout: source_dir's files and the dependency folder side by side at the top level
-        assert {"train.py", "train_toolkit.py", "my_custom_library/__init__.py",
+        assert {"train.py", "train_toolkit.py", "train_xgboost.py", "my_custom_library/__init__.py",
                 "my_custom_library/features.py"} <= members
 
     argparse_job = jobs["train.py"]
@@ -82,3 +82,7 @@ def test_script_mode_training_imports_its_dependency_library(tmp_path: Path, air
 
     toolkit_log = executor.read_log("CreateTrainingJob", jobs["train_toolkit.py"]["TrainingJobName"], 0)[0]
     assert "on algo-1, channels ['test', 'train']" in toolkit_log
+
+    # script-mode XGBoost runs in the xgboost 1.7-1 image's environment, with the same dependency library
+    xgboost_log = executor.read_log("CreateTrainingJob", jobs["train_xgboost.py"]["TrainingJobName"], 0)[0]
+    assert "xgboost 1.7." in xgboost_log
