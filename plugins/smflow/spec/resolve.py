@@ -278,9 +278,9 @@ class _Resolver:
                 if problem:
                     self.error((*node.path, *key), f"{kind} '{name}': {problem}")
                     continue
-                if local in RESERVED and kind == "input":
-                    self.error((*node.path, *key), f"input '{name}': {local} holds {RESERVED[local]}; choose "
-                                                   "another destination")
+                if local in RESERVED:  # an output there would upload the code (or launcher) as its result
+                    self.error((*node.path, *key), f"{kind} '{name}': {local} holds {RESERVED[local]}; choose "
+                                                   f"another {'destination' if kind == 'input' else 'folder'}")
                 elif local in seen:
                     self.error((*node.path, *key), f"{kind}s '{seen[local]}' and '{name}' both use {local}; "
                                                    f"give each {kind} its own folder")

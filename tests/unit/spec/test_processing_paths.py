@@ -118,6 +118,8 @@ def test_a_step_can_have_its_own_source_dir(tmp_path: Path) -> None:
      "inputs.raw.destination", "not a normalised path"),
     ("inputs: {raw: {source: ./data/raw.csv, destination: /opt/ml/processing/input/code}}",
      "inputs.raw.destination", "holds the step's code"),
+    ("outputs: {a: /opt/ml/processing/input/code}", "outputs.a",
+     "output 'a': /opt/ml/processing/input/code holds the step's code (source_dir); choose another folder"),
     ("inputs: {a: {source: ./data/raw.csv, destination: /opt/ml/processing/x}, "
      "b: {source: ./data/raw.csv, destination: /opt/ml/processing/x/}}",
      "inputs.b.destination", "inputs 'a' and 'b' both use /opt/ml/processing/x"),
