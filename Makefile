@@ -8,6 +8,7 @@ bootstrap:
 
 demo: bootstrap
 	$(VENV)/bin/smflow run include/pipelines/diabetes/pipeline.yaml --dag train
+	$(PY) scripts/demo_batch.py
 
 test: bootstrap
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -64,7 +64,7 @@ def test_parsing_context_builds_only_the_requested_dag(tmp_path: Path) -> None:
     text = (pipelines / "other" / "pipeline.yaml").read_text().replace("pipeline: diabetes", "pipeline: other")
     (pipelines / "other" / "pipeline.yaml").write_text(text)
     full = build_dags(pipelines)
-    assert set(full.dags) == {"diabetes__train", "other__train"}
+    assert set(full.dags) == {"diabetes__train", "diabetes__batch", "other__train", "other__batch"}
     only = build_dags(pipelines, only_dag_id="other__train")
     assert set(only.dags) == {"other__train"}
 
