@@ -191,12 +191,14 @@ def check_run_conf(compiled: Any, conf: dict[str, Any] | None, path: Path) -> No
     before anything starts. Other conf keys are the run's own (Airflow passes them through)."""
     from jsonschema import FormatChecker, ValidationError, validate
 
+    from smflow.dags.factory import PARAM_SCHEMA_KEYS  # what each pipeline Param checks
+
     problems = []
     for name, value in (conf or {}).items():
         schema = (compiled.params or {}).get(name)
         if schema is None:
             continue
-        rules = {key: schema[key] for key in ("type", "enum", "minimum", "maximum") if key in schema}
+        rules = {key: schema[key] for key in PARAM_SCHEMA_KEYS if key in schema}
         try:
             validate(value, rules, format_checker=FormatChecker())
         except ValidationError as e:
@@ -295,4 +297,7 @@ def batch_detail(task_id: str, xcom: dict[str, Any]) -> str:
                  for p in xcom["predicted"]]
         folders = sorted({p["predictions"] for p in xcom["predicted"]})
         return f"  predicted {', '.join(parts)} → {', '.join(folders)}"
+    if "preprocessed" in xcom:
+        parts = [p["batch_id"] + (" (job reused)" if p.get("reused") else "") for p in xcom["preprocessed"]]
+        return f"  preprocessed {', '.join(parts)}"
     return ""
