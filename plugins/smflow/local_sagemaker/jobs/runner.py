@@ -152,8 +152,11 @@ class JobRun:
         env["PYTHONUNBUFFERED"] = "1"  # as the SageMaker framework images set it: logs arrive as written
         env.pop("PYTHONHOME", None)
         if self.interpreter != sys.executable:
-            env.pop("PYTHONPATH", None)
+            from smflow.local_sagemaker.images.compat import COMPAT_PATH
+
             env.pop("VIRTUAL_ENV", None)
+            # after the environment's site-packages: modules the images ship that do not install here
+            env["PYTHONPATH"] = str(COMPAT_PATH)
         return env
 
     def internal_environment(self, env: Mapping[str, str]) -> dict[str, str]:
