@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from smflow.local_sagemaker.images.uri import split_image_uri
+
 XGBOOST = "xgboost"
 
 # SDK image_uris framework name → the ECR repositories its images live in (the SDK's image_uri_config).
@@ -36,15 +38,11 @@ ALGORITHM_REPOSITORIES: dict[str, tuple[str, ...]] = {
     XGBOOST: ("sagemaker-xgboost", "xgboost"),
 }
 _BY_REPOSITORY = {repo: name for name, repos in ALGORITHM_REPOSITORIES.items() for repo in repos}
-_URI = re.compile(r"^(?:[^/]+/)*(?P<repo>[^/:@]+)(?::(?P<tag>[^@]+))?(?:@.+)?$")
 
 
 def repository_of(uri: str) -> tuple[str, str | None]:
     """`123.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1` → (`sagemaker-xgboost`, `1.7-1`)."""
-    match = _URI.match(uri.strip())
-    if match is None:
-        return uri.strip(), None
-    return match.group("repo"), match.group("tag")
+    return split_image_uri(uri)
 
 
 def algorithm_of(framework: str | None, uri: str | None) -> str | None:

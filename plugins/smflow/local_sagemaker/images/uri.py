@@ -24,6 +24,7 @@ FRAMEWORK_REPOSITORIES = {
     "tensorflow-inference": "tensorflow",
 }
 
+_ANY_IMAGE = re.compile(r"^(?:[^/]+/)*(?P<repository>[^/:@]+)(?::(?P<tag>[^@]+))?(?:@.+)?$")
 _ECR = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<repository>[^:@]+):(?P<tag>[^@]+)$")
 # The processor part and everything after it (`-cpu-py3`, `-gpu-py310-cu121-ubuntu20.04`, `-cpu`).
 _PROCESSOR = re.compile(r"-(?:cpu|gpu|neuronx?|inf\d?)(?:-.*)?$")
@@ -42,6 +43,15 @@ class ImageRef:
     def short(self) -> str:
         """`sagemaker-scikit-learn:1.2-1-cpu-py3`, the part of the URI people recognise."""
         return self.uri.split("/", 1)[1]
+
+
+def split_image_uri(uri: str) -> tuple[str, str | None]:
+    """Any image reference → (repository, tag): `…/sagemaker-xgboost:1.7-1` → (`sagemaker-xgboost`, `1.7-1`),
+    `…/kmeans@sha256:…` → (`kmeans`, None). Built-in algorithms are recognised by their repository alone."""
+    match = _ANY_IMAGE.match(uri.strip())
+    if match is None:
+        return uri.strip(), None
+    return match["repository"], match["tag"]
 
 
 def parse_image_uri(uri: str) -> ImageRef | None:
