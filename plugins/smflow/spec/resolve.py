@@ -13,7 +13,7 @@ from typing import Any
 
 from smflow.s3_names import bucket_name_problem, key_problem
 from smflow.spec.algorithm_mode import algorithm_problems, inference_entry_point
-from smflow.spec.batch_checks import batch_problems
+from smflow.spec.batch_checks import batch_problems, preprocess_step
 from smflow.spec.dependencies import dependency_problems
 from smflow.spec.errors import Path_, SpecError, SpecIssue
 from smflow.spec.load import SourceMap
@@ -298,6 +298,9 @@ class _Resolver:
 
     def resolve_step(self, node: StepNode) -> None:  # noqa: C901 - one branch per step kind reads best
         step = node.step
+        if isinstance(step, TransformStep | DeployStep) and step.source_dir is not None:
+            self.error((*node.path, "source_dir"), f"a {step.type} step runs no code of its own, so `source_dir` "
+                                                   "has no effect; set it on the create_model step it uses")
         if isinstance(step, ProcessingStep | EvaluationStep | TrainingStep):
             if step.entry_point is not None:
                 self.check_file(node, step.entry_point, "entry_point")
@@ -337,6 +340,34 @@ class _Resolver:
                                                           "group from; set beat_approved.group")
         for index, upstream in enumerate(step.depends_on):
             self.link(node, upstream, ("depends_on", index), ())
+
+    def check_batch_preprocess(self) -> None:
+        """`batch.preprocess`: its script, dependencies and container folders, checked as a processing step's."""
+        for unit_name, unit in self.spec.models.items():
+            step = preprocess_step(unit_name, unit.batch) if unit.batch else None
+            if step is None or unit.batch is None or unit.batch.preprocess is None:
+                continue
+            path: Path_ = ("models", unit_name, "batch", "preprocess")
+            if step.source_dir is not None:
+                source_dir, ok = self.source_dir(step.source_dir, (*path, "source_dir"))
+            else:
+                source_dir = resolved(self.base_dir, unit.source_dir)
+                ok = not path_problem(unit.source_dir) and probe(source_dir)[0] == "dir"
+            node = StepNode(f"{unit_name}.preprocess", unit_name, step, path, source_dir)
+            saved = self.source_ok.get(node.task_id)
+            self.source_ok[node.task_id] = ok
+            self.check_file(node, step.entry_point, "entry_point")
+            self.check_dependencies(node, step.dependencies)
+            if saved is not None:
+                self.source_ok[node.task_id] = saved
+            pre = unit.batch.preprocess
+            for key, folder in (("destination", pre.destination), ("output", pre.output)):
+                problem = container_path_problem(folder)
+                if problem:
+                    self.error((*path, key), problem)
+            if pre.destination.rstrip("/") == pre.output.rstrip("/"):
+                self.error((*path, "output"), f"the output folder {pre.output} is also where the batch is staged; "
+                                              "give the output its own folder")
 
     def check_algorithm(self, node: StepNode, step: TrainingStep) -> None:
         """A training step without entry_point: a built-in algorithm (spec/algorithm_mode.py)."""
@@ -446,6 +477,7 @@ def resolve(spec: PipelineSpec, source: SourceMap, file: Path) -> PipelineDocume
     for node in list(resolver.nodes.values()):
         resolver.resolve_step(node)
     resolver.resolve_dependency_lines()
+    resolver.check_batch_preprocess()
     resolver.check_schedule()
     resolver.check_gates()
     order = resolver.check_cycles()

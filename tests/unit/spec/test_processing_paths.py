@@ -182,3 +182,15 @@ def test_a_missing_processing_dependency_is_positioned(tmp_path: Path) -> None:
     """)
     found = errors(file)
     assert any("models.m.steps[0].dependencies[0]" in line and "does not exist" in line for line in found), found
+
+
+def test_source_dir_on_a_step_that_runs_no_code_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text("")
+    file = pipeline(tmp_path, """\
+        - {name: train, type: training, entry_point: train.py}
+        - {name: model, type: create_model, model: train}
+        - {name: predict, type: transform, model: model, input: ./data/raw.csv, source_dir: code}
+    """)
+    found = errors(file)
+    assert any("models.m.steps[2].source_dir" in line and "has no effect" in line for line in found), found
