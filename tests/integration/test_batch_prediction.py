@@ -123,3 +123,33 @@ def test_a_crash_before_the_manifest_reuses_the_completed_job(trained: Path, tmp
     manifest = manifests(home)["day1.csv/v1/_manifest.json"]
     assert manifest["transform_job"] == job and manifest["reused_job"] is True
     assert store.read_bytes(OUTPUT + "day1.csv/v1/day1.csv.out") == predicted
+
+
+RAW_SPEC = FIXTURES / "pipelines" / "batch" / "featurize" / "pipeline.yaml"
+RAW_INPUT = "s3://smflow-batch/incoming-raw/"
+RAW_OUTPUT = "s3://smflow-batch/rawscoring/predictions/regressor/"
+
+
+def test_marked_folders_are_preprocessed_then_predicted(trained: Path, tmp_path: Path, airflow_db: str) -> None:
+    home = copy_of(trained, tmp_path)
+    assert run_cli(["registry", "approve", GROUP, "1"], home, airflow_db).returncode == 0
+    store = LocalStore(home / "store")
+    header = DATA.read_text().splitlines()[0]
+    raw = DATA.read_text().splitlines()[1:]
+    store.write_bytes(RAW_INPUT + "2026-12-01/part-0.csv", "\n".join([header, *raw[:15]]).encode() + b"\n")
+    store.write_bytes(RAW_INPUT + "2026-12-01/part-1.csv", "\n".join([header, *raw[15:25]]).encode() + b"\n")
+    store.write_bytes(RAW_INPUT + "2026-12-01/_SUCCESS", b"")
+    store.write_bytes(RAW_INPUT + "2026-12-02/part-0.csv", "\n".join([header, *raw[25:30]]).encode() + b"\n")
+
+    result = run_cli(["run", str(RAW_SPEC), "--dag", "batch"], home, airflow_db)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "1 batch(es) to predict: 2026-12-01" in result.stdout  # 2026-12-02 has no _SUCCESS yet
+    assert "regressor.preprocess" in result.stdout and "predicted 2026-12-01 (25 records)" in result.stdout
+    folder = RAW_OUTPUT + "2026-12-01/v1/"
+    assert store.read_bytes(folder + "preprocessed/part-0.csv").count(b"\n") == 15
+    assert len(store.read_bytes(folder + "part-0.csv.out").split()) == 15
+    assert len(store.read_bytes(folder + "part-1.csv.out").split()) == 10
+    manifest = json.loads(store.read_bytes(folder + "_manifest.json"))
+    assert manifest["records"] == {"objects": 2, "input": 25, "output": 25}
+    assert [i["uri"] for i in manifest["inputs"]] == [RAW_INPUT + "2026-12-01/part-0.csv",
+                                                      RAW_INPUT + "2026-12-01/part-1.csv"]

@@ -9,14 +9,17 @@ any run that meets the same batch again reuses its job (compile/naming.py `batch
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from smflow.batch.ledger import INPUT_MANIFEST_NAME
 from smflow.compile.kinds import StepKind
 from smflow.compile.naming import bounded_name
 from smflow.compile.requests import JOB_NAME, CompiledTask, RequestCompiler, parameter_as_text
+from smflow.spec.batch_checks import PREPROCESS_INPUT, preprocess_step
 from smflow.spec.model import BatchSpec, OnDataSchedule, PipelineSpec, RegisterStep, TransformStep
-from smflow.spec.resolve import PipelineDocument, StepNode
+from smflow.spec.paths import resolved
+from smflow.spec.resolve import PipelineDocument, ResolvedInput, StepNode
 
 BATCH_TOKEN = "SMFLOW-BATCH-ID"
 VERSION_TOKEN = "SMFLOW-MODEL-VERSION"
@@ -31,7 +34,10 @@ def predictions_asset(pipeline: str) -> str:
 
 def batch_task_ids(unit: str) -> dict[str, str]:
     """Always qualified by the unit (even with `options.task_ids: step`): two units' batch tasks never clash."""
-    return {step: f"{unit}.{step}" for step in ("resolve_model", "find_batches", "predict")}
+    return {step: f"{unit}.{step}" for step in ("resolve_model", "find_batches", "preprocess", "predict")}
+
+
+PREPROCESSED = "preprocessed/"  # under a batch's output folder: what its preprocess job wrote
 
 
 def batch_schedule(doc: PipelineDocument) -> str | dict[str, Any] | None:
@@ -92,9 +98,37 @@ class BatchCompiler:
                                params={"find_task": ids["find_batches"], "resolve_task": ids["resolve_model"],
                                        "output": output, "outlets": [predictions_asset(self.spec.pipeline)],
                                        "job_prefix": bounded_name(f"{self.spec.pipeline}-{unit}-batch", 40)})
-        tasks = [resolve, find, predict]
-        edges = [(resolve.task_id, find.task_id), (find.task_id, predict.task_id)]
-        return tasks, edges
+        preprocess = self.preprocess(unit, batch, ids, output)
+        if preprocess is None:
+            return [resolve, find, predict], [(resolve.task_id, find.task_id), (find.task_id, predict.task_id)]
+        predict.params["preprocess_task"] = preprocess.task_id
+        return [resolve, find, preprocess, predict], [(resolve.task_id, find.task_id),
+                                                      (find.task_id, preprocess.task_id),
+                                                      (preprocess.task_id, predict.task_id)]
+
+    def preprocess(self, unit: str, batch: BatchSpec, ids: dict[str, str], output: str) -> CompiledTask | None:
+        """`batch.preprocess` compiled by the processing builder (same code staging, image, launcher), then pointed
+        at the batch: its objects in (a ManifestFile), `<batch folder>/preprocessed/` out."""
+        step = preprocess_step(unit, batch)
+        if step is None or batch.preprocess is None:
+            return None
+        own = batch.preprocess.source_dir
+        source_dir = resolved(self.doc.base_dir, own if own is not None else self.spec.models[unit].source_dir)
+        node = StepNode(ids["preprocess"], unit, step, ("models", unit, "batch", "preprocess"), source_dir)
+        staged = ResolvedInput(f"{batch.input.rstrip('/')}/")
+        doc = dataclasses.replace(self.doc, inputs={**self.doc.inputs, (node.task_id, PREPROCESS_INPUT): staged})
+        task = RequestCompiler(doc).processing(node)
+        folder = f"{output}{BATCH_TOKEN}/{VERSION_TOKEN}/"
+        for item in task.request["ProcessingInputs"]:
+            if item["InputName"] == PREPROCESS_INPUT:
+                item["S3Input"].update(S3DataType="ManifestFile", S3Uri=folder + INPUT_MANIFEST_NAME)
+        (out,) = task.request["ProcessingOutputConfig"]["Outputs"]
+        out["S3Output"]["S3Uri"] = folder + PREPROCESSED
+        task.kind = "batch_preprocess"
+        task.outputs = {"preprocessed": folder + PREPROCESSED}
+        task.params = {"find_task": ids["find_batches"], "resolve_task": ids["resolve_model"], "output": output,
+                       "job_prefix": bounded_name(f"{self.spec.pipeline}-{unit}-prep", 40)}
+        return task
 
     def transform_settings(self, unit: str, batch: BatchSpec) -> dict[str, Any]:
         """Each option: the batch's own, else the unit's training-side transform step's, else absent."""
@@ -142,4 +176,4 @@ class BatchCompiler:
         return request
 
 
-BATCH_KINDS: tuple[StepKind, ...] = ("resolve_model", "find_batches", "batch_predict")
+BATCH_KINDS: tuple[StepKind, ...] = ("resolve_model", "find_batches", "batch_preprocess", "batch_predict")

@@ -165,6 +165,10 @@ def compile_batch_dag(doc: PipelineDocument, compiler: RequestCompiler) -> Compi
                                                       f"{p}; change it")
                 for p in [*found, *constraint_problems("ListModelPackages", lookup)] if p]
             problems += request_issues(unit_tasks[-1], ("models", unit, "batch"), compiler.parameter_defaults)
+            for task in unit_tasks:
+                if task.kind == "batch_preprocess":
+                    problems += request_issues(task, ("models", unit, "batch", "preprocess"),
+                                               compiler.parameter_defaults)
             issues.extend(doc.source.issue(path, message) for path, message in problems)
     if issues:
         raise SpecError(issues)

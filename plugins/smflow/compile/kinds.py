@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
+# The last four are the batch DAG's (compile/batch.py), compiled from `batch:` rather than from steps.
 StepKind = Literal["processing", "evaluation", "training", "create_model", "transform", "register", "deploy",
-                   "condition", "resolve_model", "find_batches", "batch_predict"]  # the last three: the batch DAG
+                   "condition", "resolve_model", "find_batches", "batch_preprocess", "batch_predict"]
 STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
 
 

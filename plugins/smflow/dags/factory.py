@@ -14,7 +14,12 @@ from smflow.compile.graph import CompiledDag
 from smflow.compile.kinds import StepKind
 from smflow.dags.schedules import to_airflow_schedule
 from smflow.operators.base import SmflowOperator
-from smflow.operators.batch import FindBatchesOperator, PredictBatchesOperator, ResolveModelOperator
+from smflow.operators.batch import (
+    FindBatchesOperator,
+    PredictBatchesOperator,
+    PreprocessBatchesOperator,
+    ResolveModelOperator,
+)
 from smflow.operators.condition import ModelGateOperator
 from smflow.operators.endpoint import DeployModelOperator
 from smflow.operators.jobs import (
@@ -37,6 +42,7 @@ OPERATORS: dict[StepKind, type[SmflowOperator]] = {
     "condition": ModelGateOperator,
     "resolve_model": ResolveModelOperator,
     "find_batches": FindBatchesOperator,
+    "batch_preprocess": PreprocessBatchesOperator,
     "batch_predict": PredictBatchesOperator,
 }
 

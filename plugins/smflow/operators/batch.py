@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
@@ -27,12 +28,12 @@ from smflow.batch.ledger import (
     pending,
     version_label,
 )
-from smflow.compile.batch import BATCH_TOKEN, VERSION_TOKEN
+from smflow.compile.batch import BATCH_TOKEN, PREPROCESSED, VERSION_TOKEN
 from smflow.compile.naming import bounded_name, digest
 from smflow.compile.render import replace_strings
 from smflow.executors.base import JobFailedError
 from smflow.operators.base import SmflowOperator
-from smflow.operators.jobs import MAX_ATTEMPTS, BatchTransformOperator
+from smflow.operators.jobs import MAX_ATTEMPTS, BatchTransformOperator, JobOperator, ProcessingJobOperator
 from smflow.sagemaker_api import FAILED_STATUSES, is_not_found
 
 if TYPE_CHECKING:
@@ -190,69 +191,140 @@ def count_records(data: bytes, lines: bool) -> int:
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-class PredictBatchesOperator(BatchTransformOperator):
+class BatchJobs(JobOperator):
+    """One job per owed batch, named from the batch digest and the model package ARN: shared by the preprocess
+    and predict tasks. `on_kill` (JobOperator's) stops the batch job running at that moment."""
+
+    def owed(self, context: Context) -> tuple[list[Batch], dict[str, Any]]:
+        """The batches find_batches handed over, and the resolved model; skips the task when none is owed."""
+        finder = context["ti"].xcom_pull(task_ids=self.params_["find_task"])
+        owed = [Batch.from_json(b) for b in (finder or {}).get("batches", [])]
+        if not owed:
+            raise AirflowSkipException("no batch is owed a prediction by this model version; nothing to do")
+        return owed, upstream_outputs(context, self.params_["resolve_task"])
+
+    def each_batch(self, owed: list[Batch], run: Callable[[Batch], dict[str, Any]]) -> list[dict[str, Any]]:
+        """`run` for every batch; one failing batch does not stop the others (they are recorded), the task fails
+        after, naming the failed ones, so a retry or the next run does only those."""
+        done, failed = [], []
+        for batch in owed:
+            try:
+                done.append(run(batch))
+            except AirflowException as e:
+                self.log.error("batch %s: %s", batch.batch_id, e)
+                failed.append(f"{batch.batch_id}: {e}")
+        if failed:
+            raise AirflowException(f"{len(failed)} of {len(owed)} batch(es) failed (the others are done and "
+                                   "recorded; a retry or the next run does only the failed ones): "
+                                   + "; ".join(failed))
+        return done
+
+    def batch_request(self, batch: Batch, version: int) -> dict[str, Any]:
+        request: dict[str, Any] = replace_strings(self.request, {BATCH_TOKEN: batch.batch_id,
+                                                                 VERSION_TOKEN: version_label(version)})
+        return request
+
+    def run_job(self, executor: Executor, batch: Batch, arn: str, request: dict[str, Any]) -> tuple[str, bool]:
+        """Start, attach to or reuse the batch's job; returns its name and whether a Completed one was reused."""
+        assert self.operation is not None
+        kind = self.kind
+        name = ""
+        described: dict[str, Any] | None = None
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            name = batch_job_name(self.params_["job_prefix"], batch, arn, attempt)
+            described = executor.describe_job(self.operation, name)
+            if described is None or described[kind.status_key] not in FAILED_STATUSES:
+                break
+        else:
+            raise AirflowException(f"{MAX_ATTEMPTS} jobs for batch {batch.batch_id} failed; fix the cause (see their "
+                                   "logs), or change the batch")
+        request[kind.name_key] = name
+        what = self.operation.removeprefix("Create")
+        if described is not None and described[kind.status_key] == "Completed":
+            self.log.info("batch %s: %s %s already completed (an earlier run or try did it); reusing it, not "
+                          "running it again", batch.batch_id, what, name)
+            return name, True
+        self._running = (executor, name)
+        if described is None:
+            if not getattr(self, "_staged", False):  # the code, once per task for all its batches
+                self.stage_uploads(executor)
+                self._staged = True
+            executor.start_job(self.operation, request)
+            self.log.info("batch %s (%d object(s)): started %s %s", batch.batch_id, len(batch.objects), what, name)
+        else:
+            self.log.info("batch %s: attaching to %s %s (%s)", batch.batch_id, what, name, described[kind.status_key])
+        poll = self.poll_seconds if self.poll_seconds is not None else (0.2 if executor.name == "local" else 30.0)
+
+        def log_line(line: str, stderr: bool) -> None:
+            self.log.log(logging.WARNING if stderr else logging.INFO, "[%s] %s", name, line)
+
+        try:
+            executor.wait_for_job(self.operation, name, poll_seconds=poll, on_log=log_line)
+        except JobFailedError as e:
+            raise AirflowException(f"{what} {name} {e.status}: {e.reason}") from e
+        finally:
+            self._running = None
+        return name, False
+
+
+class PreprocessBatchesOperator(BatchJobs, ProcessingJobOperator):
+    """`<unit>.preprocess`: one processing job per owed batch, writing `<batch folder>/preprocessed/`."""
+
+    ui_color = "#ffe8cc"
+
+    def execute(self, context: Context) -> TaskResult:  # type: ignore[override]
+        owed, model = self.owed(context)
+        executor = self.get_executor()
+        arn, version = str(model["model_package_arn"]), int(model["model_version"])
+
+        def run(batch: Batch) -> dict[str, Any]:
+            folder = batch_output(self.params_["output"], batch.batch_id, version)
+            executor.write_bytes(folder + INPUT_MANIFEST_NAME, input_manifest(batch))
+            name, reused = self.run_job(executor, batch, arn, self.batch_request(batch, version))
+            return {"batch_id": batch.batch_id, "job_name": name, "preprocessed": folder + PREPROCESSED,
+                    "reused": reused}
+
+        done = self.each_batch(owed, run)
+        result = self.result(f"{len(done)} batch(es)", "Completed", {})
+        result["preprocessed"] = done
+        return result
+
+
+class PredictBatchesOperator(BatchJobs, BatchTransformOperator):
     """`<unit>.predict`: one transform job per owed batch, then its manifest. Skips when nothing is owed."""
 
     ui_color = "#ffc078"
 
     def execute(self, context: Context) -> TaskResult:  # type: ignore[override]
-        finder = context["ti"].xcom_pull(task_ids=self.params_["find_task"])
-        owed = [Batch.from_json(b) for b in (finder or {}).get("batches", [])]
-        if not owed:
-            raise AirflowSkipException("no batch is owed a prediction by this model version; nothing to do")
-        model = upstream_outputs(context, self.params_["resolve_task"])
+        owed, model = self.owed(context)
         executor = self.get_executor()
-        done, failed = [], []
-        for batch in owed:
-            try:
-                done.append(self.predict(executor, batch, model))
-            except AirflowException as e:
-                self.log.error("batch %s: %s", batch.batch_id, e)
-                failed.append(f"{batch.batch_id}: {e}")
-        if failed:
-            raise AirflowException(f"{len(failed)} of {len(owed)} batch(es) failed (the others are predicted and "
-                                   "recorded; a retry or the next run predicts only the failed ones): "
-                                   + "; ".join(failed))
-        result = self.result(f"{len(done)} batch(es)", "Completed", {"predictions": self.params_["output"]})
-        result["predicted"] = done
+        preprocessed: dict[str, str] = {}
+        if self.params_.get("preprocess_task"):
+            done = (context["ti"].xcom_pull(task_ids=self.params_["preprocess_task"]) or {}).get("preprocessed", [])
+            preprocessed = {p["batch_id"]: p["preprocessed"] for p in done}
+        predicted = self.each_batch(owed, lambda batch: self.predict(executor, batch, model, preprocessed))
+        result = self.result(f"{len(predicted)} batch(es)", "Completed", {"predictions": self.params_["output"]})
+        result["predicted"] = predicted
         return result
 
-    def choose(self, executor: Executor, base: str, batch: Batch, arn: str
-               ) -> tuple[str, dict[str, Any] | None]:
-        """The batch's job to use: the first attempt that is absent, running or Completed (Failed: the next)."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            name = batch_job_name(base, batch, arn, attempt)
-            described = executor.describe_job("CreateTransformJob", name)
-            if described is None or described["TransformJobStatus"] not in FAILED_STATUSES:
-                return name, described
-        raise AirflowException(f"{MAX_ATTEMPTS} transform jobs for batch {batch.batch_id} failed; fix the cause "
-                               "(see their logs), or change the batch")
-
-    def predict(self, executor: Executor, batch: Batch, model: dict[str, Any]) -> dict[str, Any]:
+    def predict(self, executor: Executor, batch: Batch, model: dict[str, Any],
+                preprocessed: dict[str, str]) -> dict[str, Any]:
         arn, version = str(model["model_package_arn"]), int(model["model_version"])
         output = self.params_["output"]
-        label = version_label(version)
-        request = replace_strings(self.request, {BATCH_TOKEN: batch.batch_id, VERSION_TOKEN: label})
-        name, described = self.choose(executor, self.params_["job_prefix"], batch, arn)
-        request["TransformJobName"] = name
+        request = self.batch_request(batch, version)
         folder = batch_output(output, batch.batch_id, version)
-        self._running = (executor, name)
-        if described is None:
-            executor.write_bytes(folder + INPUT_MANIFEST_NAME, input_manifest(batch))
-            executor.start_job("CreateTransformJob", request)
-            self.log.info("batch %s (%d object(s)): started transform job %s with %s version %s", batch.batch_id,
-                          len(batch.objects), name, arn, version)
-        elif described["TransformJobStatus"] == "Completed":
-            self.log.info("batch %s: transform job %s already completed (an earlier run or try predicted it); "
-                          "reusing its predictions, not predicting again", batch.batch_id, name)
+        if self.params_.get("preprocess_task"):
+            if batch.batch_id not in preprocessed:
+                raise AirflowException(f"the preprocess task handed over no output for batch {batch.batch_id}")
+            source = preprocessed[batch.batch_id]
+            request["TransformInput"]["DataSource"]["S3DataSource"] = {"S3DataType": "S3Prefix", "S3Uri": source}
+            inputs = [(uri, uri[len(source):]) for uri, _ in executor.list_objects(source)]
         else:
-            self.log.info("batch %s: attaching to transform job %s (%s)", batch.batch_id, name,
-                          described["TransformJobStatus"])
-        reused = described is not None and described["TransformJobStatus"] == "Completed"
-        if not reused:
-            self.wait(executor, name)
-        self._running = None
-        records = self.records(executor, batch, request, folder)
+            executor.write_bytes(folder + INPUT_MANIFEST_NAME, input_manifest(batch))
+            inputs = [(uri, uri[len(batch.prefix):]) for uri, _ in batch.objects]
+        name, reused = self.run_job(executor, batch, arn, request)
+        records = self.records(executor, inputs, request, folder)
+        records["objects"] = len(batch.objects)
         manifest = build_manifest(batch, model_package_arn=arn, version=version, model_name=str(model["model_name"]),
                                   job_name=name, output=output, records=records, reused_job=reused)
         executor.write_bytes(manifest_uri(output, batch.batch_id, version), json.dumps(manifest, indent=2).encode())
@@ -261,29 +333,16 @@ class PredictBatchesOperator(BatchTransformOperator):
         return {"batch_id": batch.batch_id, "job_name": name, "predictions": folder, "records": records,
                 "reused": reused}
 
-    def wait(self, executor: Executor, name: str) -> None:
-        """Follow the job's log until it ends; a Failed or Stopped job fails this batch (kills stop it: on_kill)."""
-        poll = self.poll_seconds if self.poll_seconds is not None else (0.2 if executor.name == "local" else 30.0)
-
-        def log_line(line: str, stderr: bool) -> None:
-            self.log.log(logging.WARNING if stderr else logging.INFO, "[%s] %s", name, line)
-
-        try:
-            executor.wait_for_job("CreateTransformJob", name, poll_seconds=poll, on_log=log_line)
-        except JobFailedError as e:
-            self._running = None
-            raise AirflowException(f"transform job {name} {e.status}: {e.reason}") from e
-
     @staticmethod
-    def records(executor: Executor, batch: Batch, request: dict[str, Any], folder: str) -> dict[str, int]:
+    def records(executor: Executor, inputs: list[tuple[str, str]], request: dict[str, Any],
+                folder: str) -> dict[str, int]:
         """Records in and out: lines when the input is split by line / the output assembled by line, else
         objects. Read back from the store, so the counts are what is there, whichever run wrote it."""
         by_line_in = request["TransformInput"].get("SplitType") == "Line"
         by_line_out = request["TransformOutput"].get("AssembleWith") == "Line"
-        prefix = batch.prefix
-        counts = {"objects": len(batch.objects), "input": 0, "output": 0}
-        for uri, _ in batch.objects:
+        counts = {"input": 0, "output": 0}
+        for uri, relative in inputs:
             counts["input"] += count_records(executor.read_bytes(uri), by_line_in)
-            out = f"{folder}{uri[len(prefix):]}.out"
+            out = f"{folder}{relative}.out"
             counts["output"] += count_records(executor.read_bytes(out), by_line_out) if executor.exists(out) else 0
         return counts

@@ -4,7 +4,16 @@ that has something to run. Positioned like every other spec problem; called from
 from __future__ import annotations
 
 from smflow.spec.errors import Path_
-from smflow.spec.model import ModelUnit, OnDataSchedule, PipelineSpec, RegisterStep
+from smflow.spec.model import (
+    BatchSpec,
+    InputSpec,
+    ModelUnit,
+    OnDataSchedule,
+    OutputSpec,
+    PipelineSpec,
+    ProcessingStep,
+    RegisterStep,
+)
 
 
 def batch_problems(spec: PipelineSpec) -> list[tuple[Path_, str]]:
@@ -52,3 +61,22 @@ def _matches(name: str, pattern: str) -> bool:
     from fnmatch import fnmatchcase
 
     return fnmatchcase(name, pattern)
+
+
+PREPROCESS_INPUT = "batch"
+PREPROCESS_OUTPUT = "output"
+
+
+def preprocess_step(unit: str, batch: BatchSpec) -> ProcessingStep | None:
+    """`batch.preprocess` as the processing step it runs (one input `batch`, one output `output`), so it is
+    checked and compiled exactly as a pipeline's processing steps are; None without a preprocess."""
+    pre = batch.preprocess
+    if pre is None:
+        return None
+    return ProcessingStep(
+        name="preprocess", type="processing", entry_point=pre.entry_point, dependencies=pre.dependencies,
+        command=pre.command, arguments=pre.arguments, source_dir=pre.source_dir, image=pre.image,
+        instance_type=pre.instance_type, instance_count=pre.instance_count, volume_size_gb=pre.volume_size_gb,
+        max_runtime_seconds=pre.max_runtime_seconds, environment=pre.environment,
+        inputs={PREPROCESS_INPUT: InputSpec(source=f"{batch.input.rstrip('/')}/", destination=pre.destination)},
+        outputs={PREPROCESS_OUTPUT: OutputSpec(source=pre.output)})

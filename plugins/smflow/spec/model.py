@@ -454,6 +454,29 @@ class BatchTransformSpec(StrictModel):
     environment: dict[str, str] = {}
 
 
+class BatchPreprocess(StrictModel):
+    """A processing job run on each batch before the transform (e.g. the featurizer the training side uses), as
+    the SDK's ScriptProcessor / FrameworkProcessor run it; what it writes to `output` is what the model scores."""
+
+    entry_point: str
+    source_dir: str | None = Field(None, description="scripts folder, relative to the YAML file; default: the "
+                                                     "model unit's source_dir")
+    dependencies: list[Annotated[str, Field(min_length=1)]] = Field([], description=PROCESSING_DEPENDENCIES_HELP)
+    command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(
+        ["python3"], description=PROCESSING_COMMAND_HELP)
+    arguments: list[Text] = []
+    destination: str = Field("/opt/ml/processing/input/batch",
+                             description="container folder the batch's objects are staged in")
+    output: str = Field("/opt/ml/processing/output", description="container folder the script writes the "
+                                                                 "transform's input to")
+    image: ImageSpec | None = None
+    instance_type: InstanceType | None = None
+    instance_count: InstanceCount | None = None
+    volume_size_gb: StepVolumeGb | None = None
+    max_runtime_seconds: RuntimeSeconds | None = None
+    environment: dict[str, Text] = {}
+
+
 class BatchSpec(StrictModel):
     """Batch prediction of this unit's registered model on data arriving under `input` (the `<pipeline>__batch`
     DAG): each batch is predicted once per model version, its predictions and a manifest written under `output`."""
@@ -467,6 +490,8 @@ class BatchSpec(StrictModel):
     output: S3Uri | None = Field(None, description="where predictions go; default <bucket>/<prefix>/predictions/"
                                                    "<unit>/ (one folder per batch and model version)")
     model: BatchModelRef = BatchModelRef()
+    preprocess: BatchPreprocess | None = Field(None, description="a processing job on each batch first; its "
+                                                                 "output is what the transform scores")
     transform: BatchTransformSpec = BatchTransformSpec()
 
 

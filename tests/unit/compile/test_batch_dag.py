@@ -100,3 +100,31 @@ def test_on_data_and_asset_schedules_compile_to_plain_data(tmp_path: Path) -> No
     assert on_data.dag("batch").schedule == {"on_data": True, "poke_seconds": 5}
     assets = compiled(tmp_path, SOURCE.replace('"0 6 * * *"', "{assets: ['smflow://scoring/batch-input']}"))
     assert assets.dag("batch").schedule == {"assets": ["smflow://scoring/batch-input"]}
+
+
+PREPROCESS = SOURCE.replace("      transform: {accept",
+                            "      preprocess: {entry_point: featurize.py, arguments: [--drop, target]}\n"
+                            "      transform: {accept")
+
+
+def test_a_preprocess_is_a_processing_job_on_the_batch_feeding_the_transform(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "featurize.py").write_text("print('features')\n")
+    dag = compiled(tmp_path, PREPROCESS).dag("batch")
+    assert [t.task_id for t in dag.tasks] == ["m.resolve_model", "m.find_batches", "m.preprocess", "m.predict"]
+    assert ("m.find_batches", "m.preprocess") in dag.edges and ("m.preprocess", "m.predict") in dag.edges
+    task = dag.task("m.preprocess")
+    assert task.kind == "batch_preprocess" and dag.task("m.predict").params["preprocess_task"] == "m.preprocess"
+    request = render(task.request, "2026-12-01")
+    folder = "s3://ml-bucket/scoring/predictions/m/2026-12-01/v3/"
+    (batch_input,) = [i for i in request["ProcessingInputs"] if i["InputName"] == "batch"]
+    assert batch_input["S3Input"]["S3DataType"] == "ManifestFile"
+    assert batch_input["S3Input"]["S3Uri"] == folder + "_input.manifest"
+    assert batch_input["S3Input"]["LocalPath"] == "/opt/ml/processing/input/batch"
+    (output,) = request["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"] == {"S3Uri": folder + "preprocessed/", "LocalPath": "/opt/ml/processing/output",
+                                  "S3UploadMode": "EndOfJob"}
+    assert request["AppSpecification"]["ContainerArguments"] == ["--drop", "target"]
+    assert request["AppSpecification"]["ContainerEntrypoint"][-1] == "/opt/ml/processing/input/code/featurize.py"
+    validate_request("CreateProcessingJob", request)
+    assert constraint_problems("CreateProcessingJob", request) == []

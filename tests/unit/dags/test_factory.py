@@ -70,7 +70,7 @@ def test_one_operator_class_per_step_kind_named_without_sagemaker() -> None:
     from smflow.compile.kinds import STEP_KINDS
 
     classes = list(OPERATORS.values())
-    assert len(set(classes)) == len(classes) == len(STEP_KINDS) == 11
+    assert len(set(classes)) == len(classes) == len(STEP_KINDS) == 12
     for cls in classes:
         assert not cls.__name__.startswith("SageMaker") and cls.__name__.endswith("Operator"), cls
         assert cls.__doc__, cls

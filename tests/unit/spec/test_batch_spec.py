@@ -94,3 +94,17 @@ def test_a_batch_schedule_without_a_batch_section_says_what_to_add(tmp_path: Pat
     found = errors(tmp_path, HEAD.replace("models:", "schedule: {batch: '@daily'}\nmodels:") + REGISTER)
     assert any(":3:" in e and "schedule.batch: " in e and "no model unit has a `batch:` section" in e
                for e in found), found
+
+
+@pytest.mark.parametrize(("preprocess", "where", "message"), [
+    ("{entry_point: missing.py}", "models.m.batch.preprocess.entry_point", "does not exist"),
+    ("{entry_point: train.py, destination: /opt/ml/input}", "models.m.batch.preprocess.destination",
+     "not a folder under /opt/ml/processing/"),
+    ("{entry_point: train.py, output: /opt/ml/processing/input/batch}", "models.m.batch.preprocess.output",
+     "also where the batch is staged"),
+    ("{entry_point: train.py, source_dir: nowhere}", "models.m.batch.preprocess.source_dir", "does not exist"),
+])
+def test_preprocess_mistakes_are_positioned(tmp_path: Path, preprocess: str, where: str, message: str) -> None:
+    found = errors(tmp_path, HEAD + REGISTER + "    batch:\n      input: s3://ml-bucket/in/\n"
+                                               f"      preprocess: {preprocess}\n")
+    assert any(":11:" in e and f" {where}: " in e and message in e for e in found), found
