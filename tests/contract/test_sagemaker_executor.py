@@ -101,3 +101,39 @@ def test_read_and_write_objects(executor: SageMakerExecutor) -> None:
     assert json.loads(executor.read_bytes("s3://smflow-demo/x/report.json")) == {"a": 1}
     assert executor.exists("s3://smflow-demo/x/")
     assert not executor.exists("s3://smflow-demo/nothing/")
+
+
+def test_list_objects_gives_s3_etags_as_the_local_store_computes_them(executor: SageMakerExecutor,
+                                                                      tmp_path) -> None:  # noqa: ANN001
+    from smflow.local_sagemaker.store import LocalStore
+
+    local = LocalStore(tmp_path)
+    for key, body in (("in/day1.csv", b"1,2\n"), ("in/day2.csv", b"3,4\n"), ("input.csv", b"5\n")):
+        executor.write_bytes(f"s3://smflow-demo/{key}", body)
+        local.write_bytes(f"s3://smflow-demo/{key}", body)
+    listed = executor.list_objects("s3://smflow-demo/in/")
+    assert listed == [("s3://smflow-demo/in/day1.csv", local.etag("s3://smflow-demo/in/day1.csv")),
+                      ("s3://smflow-demo/in/day2.csv", local.etag("s3://smflow-demo/in/day2.csv"))]
+
+
+def test_the_batch_dag_resolves_the_latest_approved_package_on_sagemaker(executor: SageMakerExecutor) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from smflow.operators.batch import resolve_package
+
+    group = "batch-contract"
+    executor.call("CreateModelPackageGroup", {"ModelPackageGroupName": group})
+    container = {"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+                 "ModelDataUrl": "s3://smflow-demo/model.tar.gz"}
+    arns = [executor.call("CreateModelPackage", {
+        "ModelPackageGroupName": group, "ModelApprovalStatus": "PendingManualApproval",
+        "InferenceSpecification": {"Containers": [container], "SupportedContentTypes": ["text/csv"],
+                                   "SupportedResponseMIMETypes": ["text/csv"]}})["ModelPackageArn"]
+            for _ in range(2)]
+    with pytest.raises(AirflowFailException, match=f"smflow registry approve {group} VERSION"):
+        resolve_package(executor, group, None)
+    executor.call("UpdateModelPackage", {"ModelPackageArn": arns[0], "ModelApprovalStatus": "Approved"})
+    package = resolve_package(executor, group, None)
+    assert package["ModelPackageArn"] == arns[0] and package["ModelPackageVersion"] == 1
+    assert resolve_package(executor, group, 2)["ModelPackageArn"] == arns[1]
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == container["ModelDataUrl"]
