@@ -53,6 +53,10 @@ RUN_PARAMS = {
     "fresh_tasks": Param([], type="array", items={"type": "string"}, title="Fresh jobs for these tasks",
                          description="Task ids (e.g. regressor.train) whose jobs start anew; one per line."),
 }
+# The batch DAG's: what `smflow run --dag batch --input URI` sets; the Trigger form shows it.
+BATCH_INPUT_PARAM = Param(None, type=["null", "string"], title="Batch input",
+                          description="Predict only the batches under this s3:// prefix or object (inside the "
+                                      "unit's batch.input); empty: every batch not yet predicted.")
 ParamsDict(RUN_PARAMS).validate()  # what DAG(params=RUN_PARAMS) checks, once: every DAG gets these same values
 PARAM_SCHEMA_KEYS = ("type", "enum", "minimum", "maximum")  # of a compiled parameter, what the Param checks
 
@@ -178,5 +182,7 @@ def build_dag(compiled: CompiledDag, *, fileloc: str | None = None, executor: st
     # pipeline's parameters come first (what the Trigger form shows first); their defaults were checked
     # against their schemas when the spec was validated (spec/parameters.py), so they are not checked again.
     params = {**pipeline_params(compiled.params), **{name: copy.copy(param) for name, param in RUN_PARAMS.items()}}
+    if any(task.kind == "find_batches" for task in compiled.tasks):
+        params["input"] = copy.copy(BATCH_INPUT_PARAM)
     object.__setattr__(dag, "params", ParamsDict(params))
     return dag

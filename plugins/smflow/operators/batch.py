@@ -170,7 +170,8 @@ class FindBatchesOperator(SmflowOperator):
         listing = executor.list_objects(folder_prefix(params["input"]))
         present = find_batches(listing, params["input"], params["pattern"], params.get("marker"))
         conf = getattr(context.get("dag_run"), "conf", None) or {}
-        restrict = conf.get("input") if isinstance(conf, dict) else None
+        restrict = (context.get("params") or {}).get("input") or (conf.get("input") if isinstance(conf, dict)
+                                                                  else None)
         chosen = selected(present, restrict)
         owed = pending(chosen, _manifest_lookup(executor, params["output"]), version)
         where = f" under {restrict}" if restrict else ""

@@ -37,3 +37,9 @@ def test_asset_schedule_waits_for_the_named_assets(tmp_path: Path) -> None:
     text = SOURCE.replace('"0 6 * * *"', "{assets: ['smflow://scoring/batch-input']}")
     dag = build_dag(compiled(tmp_path, text).dag("batch"))
     assert "smflow://scoring/batch-input" in str(dag.timetable.asset_condition)
+
+
+def test_the_trigger_form_offers_the_batch_input(tmp_path: Path) -> None:
+    dag = build_dag(compiled(tmp_path).dag("batch"))
+    assert dag.params["input"] is None and dag.params.get_param("input").schema["type"] == ["null", "string"]
+    assert "input" not in build_dag(compiled(tmp_path).dag("train")).params
