@@ -314,6 +314,13 @@ class PredictBatchesOperator(BatchJobs, BatchTransformOperator):
         output = self.params_["output"]
         request = self.batch_request(batch, version)
         folder = batch_output(output, batch.batch_id, version)
+        recorded = _manifest_lookup(executor, output)(batch, version_label(version))
+        if recorded is not None and recorded.get("digest") == batch.digest:
+            # A retry of this task after some batches were recorded: those are done, whatever the XCom says.
+            self.log.info("batch %s: already predicted by version %s (%s); not again", batch.batch_id, version,
+                          manifest_uri(output, batch.batch_id, version))
+            return {"batch_id": batch.batch_id, "job_name": recorded.get("transform_job"), "predictions": folder,
+                    "records": recorded.get("records", {}), "reused": True}
         if self.params_.get("preprocess_task"):
             if batch.batch_id not in preprocessed:
                 raise AirflowException(f"the preprocess task handed over no output for batch {batch.batch_id}")
