@@ -6,6 +6,8 @@ predicted by the next run, alone."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -93,18 +95,18 @@ def predicted_values(executor: LocalExecutor, manifest: dict[str, Any]) -> list[
 
 @pytest.fixture
 def arrival(api: AirflowApi, deployment: AirflowDeployment, pipelines: Pipelines,
-            tmp_path: Path) -> Iterator[LocalExecutor]:
+            tmp_path: Path) -> Iterator[tuple[LocalExecutor, Path]]:
     seed_approved_version(deployment.smflow_home, tmp_path)
-    pipelines.copy(ARRIVAL, "arrival")
-    yield LocalExecutor(home=deployment.smflow_home)
+    spec = pipelines.copy(ARRIVAL, "arrival")
+    yield LocalExecutor(home=deployment.smflow_home), spec
     # pause first, so no continuous run starts while the spec is being removed
     api._json(api.http.patch(f"/api/v2/dags/{q(DAG_ID)}", json={"is_paused": True},
                              params={"update_mask": "is_paused"}))
 
 
 def test_dropped_files_are_predicted_once_each_by_runs_nobody_triggered(
-        api: AirflowApi, deployment: AirflowDeployment, arrival: LocalExecutor) -> None:
-    executor = arrival
+        api: AirflowApi, deployment: AirflowDeployment, arrival: tuple[LocalExecutor, Path]) -> None:
+    executor, spec = arrival
     started = time.monotonic()
     api.wait_for_dag(DAG_ID, timeout=60)
     assert {t["task_id"] for t in api.tasks(DAG_ID)} == {SENSOR, "scorer.resolve_model", "scorer.find_batches",
@@ -150,4 +152,12 @@ def test_dropped_files_are_predicted_once_each_by_runs_nobody_triggered(
     jobs = executor.call("ListTransformJobs", {"MaxResults": 100})["TransformJobSummaries"]
     assert len(jobs) == 2, [j["TransformJobName"] for j in jobs]
     assert all(r["run_type"] != "manual" for r in runs(api)), runs(api)
+    # what a user asks afterwards: `smflow predictions` reads the same manifests
+    listed = subprocess.run([sys.executable, "-m", "smflow.cli", "predictions", str(spec), "--json"],
+                            env={**deployment.env(), "SMFLOW_EXECUTOR": "local"}, capture_output=True, text=True,
+                            timeout=60)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    table = json.loads(listed.stdout)
+    assert [(r["batch_id"], r["model_version"], r["records"]["output"]) for r in table] == [
+        ("day-1.csv", 1, 40), ("day-2.csv", 1, 25)], table
     print(f"two files, two runs, two transform jobs in {time.monotonic() - started:.1f}s")
