@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 from smflow.batch.discovery import Batch, find_batches, folder_prefix
 from smflow.batch.ledger import (
     INPUT_MANIFEST_NAME,
+    MANIFEST_NAME,
+    LedgerLookup,
     batch_output,
     build_manifest,
     input_manifest,
@@ -129,9 +131,12 @@ class ResolveModelOperator(SmflowOperator):
         return self.result(name, str(package.get("ModelApprovalStatus")), outputs)
 
 
-def _manifest_lookup(executor: Executor, output: str) -> Any:
+def _manifest_lookup(executor: Executor, output: str) -> LedgerLookup:
+    """The ledger as `pending()` reads it: a batch's manifest for a version label, through the executor's store.
+    A manifest that is not one (hand-edited, truncated by a tool) fails the task naming the file."""
+
     def lookup(batch: Batch, label: str) -> dict[str, Any] | None:
-        uri = f"{folder_prefix(output)}{batch.batch_id}/{label}/_manifest.json"
+        uri = f"{folder_prefix(output)}{batch.batch_id}/{label}/{MANIFEST_NAME}"
         if not executor.exists(uri):
             return None
         try:
@@ -143,6 +148,7 @@ def _manifest_lookup(executor: Executor, output: str) -> Any:
 
 
 def upstream_outputs(context: Context, task_id: str) -> dict[str, Any]:
+    """An upstream batch task's outputs in this run (its TaskResult XCom), or a clear failure when it has none."""
     value = context["ti"].xcom_pull(task_ids=task_id)
     if not isinstance(value, dict) or "outputs" not in value:
         raise AirflowException(f"upstream task {task_id} published no result in this run; did it succeed?")
