@@ -20,3 +20,4 @@ lint: bootstrap
 bench: bootstrap
 	$(PY) bench/parse.py
 	$(PY) bench/local.py
+	$(PY) bench/batch.py
