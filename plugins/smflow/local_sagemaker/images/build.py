@@ -213,7 +213,9 @@ def _build(plan: EnvironmentPlan, target: Path, say: Callable[[str], None], outp
     common = ["--no-config", "--no-progress", "--no-python-downloads"]
     _run([uv, "venv", *common, "--quiet", "--relocatable", "--seed", "--python", sys.executable, str(target)],
          plan, output, should_stop)
-    install = [uv, "pip", "install", *common, "--python", str(environment_python(target))]
+    # Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE (common in containers and CI) every job would
+    # otherwise recompile scikit-learn, scipy and pandas from source on import, seconds per job.
+    install = [uv, "pip", "install", *common, "--compile-bytecode", "--python", str(environment_python(target))]
     if plan.image.extra_index_url:
         install += ["--extra-index-url", plan.image.extra_index_url]
     for name in plan.wheels_only:
