@@ -100,13 +100,8 @@ class ModelRegistry(RegistryStore):
         if params.get("NameContains"):
             where.append("instr(lower(name), lower(?)) > 0")
             args.append(params["NameContains"])
-        where, args = self._time_filters(where, args, params)
-        order = self._order(params, "ListModelPackageGroups", {"Name": "name", "CreationTime": "creation_time"},
-                            "CreationTime", tiebreak="name")
-        with self._connect() as conn:
-            rows = conn.execute(f"SELECT * FROM model_package_groups WHERE {' AND '.join(where)} ORDER BY {order}",
-                                args).fetchall()
-        page, token = self._page(rows, params, "ListModelPackageGroups")
+        page, token = self._select_page("model_package_groups", where, args, params, "ListModelPackageGroups",
+                                        {"Name": "name", "CreationTime": "creation_time"}, tiebreak="name")
         summaries = [{k: v for k, v in self._group_description(row).items() if k != "CreatedBy"} for row in page]
         return {"ModelPackageGroupSummaryList": summaries, **({"NextToken": token} if token else {})}
 
@@ -172,6 +167,16 @@ class ModelRegistry(RegistryStore):
             raise self._package_missing("DescribeModelPackage", group, version)
         return self._package_description(row)
 
+    def _select_page(self, table: str, where: list[str], args: list[Any], params: Mapping[str, Any], operation: str,
+                     sort_columns: Mapping[str, str], *, tiebreak: str) -> tuple[list[Any], str | None]:
+        """One page of a List call: the call's filters plus its time filters, in its sort order."""
+        where, args = self._time_filters(where, args, params)
+        order = self._order(params, operation, sort_columns, "CreationTime", tiebreak=tiebreak)
+        with self._connect() as conn:
+            rows = conn.execute(f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY {order}",
+                                args).fetchall()
+        return self._page(rows, params, operation)
+
     def _list_packages(self, params: Mapping[str, Any]) -> dict[str, Any]:
         where, args = ["1=1"], []
         if params.get("ModelPackageType") == "Unversioned":
@@ -186,13 +191,8 @@ class ModelRegistry(RegistryStore):
         if params.get("NameContains"):
             where.append("instr(lower(group_name), lower(?)) > 0")
             args.append(params["NameContains"])
-        where, args = self._time_filters(where, args, params)
-        order = self._order(params, "ListModelPackages", {"Name": "group_name", "CreationTime": "creation_time"},
-                            "CreationTime", tiebreak="version")
-        with self._connect() as conn:
-            rows = conn.execute(f"SELECT * FROM model_packages WHERE {' AND '.join(where)} ORDER BY {order}",
-                                args).fetchall()
-        page, token = self._page(rows, params, "ListModelPackages")
+        page, token = self._select_page("model_packages", where, args, params, "ListModelPackages",
+                                        {"Name": "group_name", "CreationTime": "creation_time"}, tiebreak="version")
         summary_keys = ("ModelPackageName", "ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn",
                         "ModelPackageDescription", "CreationTime", "ModelPackageStatus", "ModelApprovalStatus")
         summaries = []
