@@ -100,6 +100,13 @@ def request_image(kind: JobKind, request: dict[str, Any]) -> str | None:
     return value if kind.image_field and isinstance(value, str) and value else None
 
 
+def model_images(model: dict[str, Any]) -> list[str]:
+    """The images a CreateModel request (or DescribeModel response) runs: its PrimaryContainer's, or each of
+    its Containers' for a serial inference pipeline — a model has one or the other."""
+    containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers") or []
+    return [c["Image"] for c in containers if isinstance(c, dict) and isinstance(c.get("Image"), str) and c["Image"]]
+
+
 def job_kind(operation: str) -> JobKind:
     """The job kind any of its operations names; KeyError for a non-job operation."""
     return JOB_OPERATIONS[operation][1]

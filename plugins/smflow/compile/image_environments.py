@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from smflow import settings
 from smflow.compile.graph import CompiledPipeline
 from smflow.compile.requests import CompiledTask
-from smflow.sagemaker_api import JOB_KINDS, request_image
+from smflow.sagemaker_api import JOB_KINDS, model_images, request_image
 from smflow.spec.errors import Path_, SpecIssue
 from smflow.spec.model import StepBase
 from smflow.spec.resolve import PipelineDocument
@@ -31,10 +31,7 @@ def task_images(task: CompiledTask) -> Iterator[str]:
             if uri:
                 yield uri
         elif operation == "CreateModel":  # a transform runs its model's image(s)
-            containers = [request.get("PrimaryContainer"), *(request.get("Containers") or [])]
-            for container in containers:
-                if isinstance(container, dict) and isinstance(container.get("Image"), str) and container["Image"]:
-                    yield container["Image"]
+            yield from model_images(request)
 
 
 def _image_path(doc: PipelineDocument, task_id: str) -> Path_:

@@ -16,7 +16,7 @@ from smflow.errors import SmflowError
 from smflow.local_sagemaker.images.build import EnvironmentBuildError, EnvironmentBuildStopped, ensure_environment
 from smflow.local_sagemaker.images.plan import EnvironmentPlan, plan_for_image, unknown_image_notice
 from smflow.local_sagemaker.jobs.records import JobFailure, JobStopped, read_json
-from smflow.sagemaker_api import JOB_KINDS_BY_DIRECTORY, request_image
+from smflow.sagemaker_api import JOB_KINDS_BY_DIRECTORY, model_images, request_image
 
 if TYPE_CHECKING:
     from smflow.local_sagemaker.jobs.runner import JobRun
@@ -46,8 +46,7 @@ def job_images(kind: str, request: dict[str, Any], model: dict[str, Any] | None)
     if own:
         return [own]
     if kind == "transform" and model:
-        containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers") or []
-        return [c["Image"] for c in containers if isinstance(c, dict) and c.get("Image")]
+        return model_images(model)
     return []
 
 
