@@ -29,24 +29,18 @@ import re
 import sqlite3
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROLE = "arn:aws:iam::000000000000:role/service-role/SmflowSageMakerRole"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+# bench/local.py's model, anchor loop and constants: both benchmarks measure against the same plain loop.
+from local import IMAGE, INFERENCE, direct_once, make_model
+
 BUCKET = "bench-batch"
 GROUP = "bench-batch-regressor"
 INPUT = f"s3://{BUCKET}/incoming/"
 FEATURES = 10
-
-INFERENCE = """
-import os, joblib
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-"""
 
 TRAIN = """
 # Never run by the benchmark: the batch DAG predicts with the version the benchmark registers and approves.
@@ -82,26 +76,6 @@ for i, file in enumerate(sys.argv[3:]):
         handle.write("\\n".join(map(str, predictions.tolist())) + "\\n")
 print(time.perf_counter() - started)
 """
-
-
-def make_model(work: Path) -> tuple[Any, Path]:
-    """A fitted LinearRegression, and its model.tar.gz (model.joblib + code/inference.py) as SageMaker packs it."""
-    import joblib
-    import numpy as np
-    from sklearn.linear_model import LinearRegression
-
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(2000, FEATURES))
-    model = LinearRegression().fit(x, x @ rng.normal(size=FEATURES))
-    model_dir = work / "model"
-    (model_dir / "code").mkdir(parents=True)
-    joblib.dump(model, model_dir / "model.joblib")
-    (model_dir / "code" / "inference.py").write_text(INFERENCE)
-    archive = work / "model.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        for item in model_dir.iterdir():
-            tar.add(item, arcname=item.name)
-    return model, archive
 
 
 def make_data(work: Path, rows_per_file: int, files: int) -> list[Path]:
@@ -144,17 +118,6 @@ def register_approved(executor: Any, model_uri: str) -> int:
             "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
     })["ModelPackageArn"]
     return int(executor.call("DescribeModelPackage", {"ModelPackageName": arn})["ModelPackageVersion"])
-
-
-def direct_once(model: Any, files: list[Path], out: Path) -> float:
-    """The anchor, warm: numpy's C CSV parser, predict, fast float formatting (bench/local's loop)."""
-    import numpy as np
-
-    started = time.perf_counter()
-    for file in files:
-        predictions = model.predict(np.loadtxt(file, delimiter=",", dtype=np.float32))
-        (out / f"{file.name}.out").write_text("\n".join(map(str, predictions.tolist())) + "\n")
-    return time.perf_counter() - started
 
 
 def plain_script_once(work: Path, files: list[Path]) -> float:
@@ -231,7 +194,7 @@ def main() -> None:
     (spec.parent / "train.py").write_text(TRAIN)
     (spec.parent / "inference.py").write_text(INFERENCE)  # the register step's; the DAG uses the package's
 
-    model, archive = make_model(work)
+    model, archive = make_model(work, FEATURES)
     model_uri = f"s3://{BUCKET}/model/model.tar.gz"
     executor.upload(archive, model_uri)
     paths = make_data(work, args.rows_per_file, args.files)

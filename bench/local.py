@@ -104,7 +104,7 @@ def _transform_once(executor, name: str, prefix: str) -> float:  # noqa: ANN001
     return time.perf_counter() - started
 
 
-def _direct_once(model, files: list[Path], out: Path) -> float:  # noqa: ANN001
+def direct_once(model, files: list[Path], out: Path) -> float:  # noqa: ANN001
     """The strongest plain-Python equivalent: numpy's C CSV parser, predict, fast float formatting."""
     import numpy as np
 
@@ -115,15 +115,15 @@ def _direct_once(model, files: list[Path], out: Path) -> float:  # noqa: ANN001
     return time.perf_counter() - started
 
 
-def bench_transform(executor, work: Path, rows_per_file: int = 100_000, files: int = 5):  # noqa: ANN001, ANN201
-    """Marginal throughput: (5 files - 1 file) rows / time difference, so fixed start-up costs cancel out."""
+def make_model(work: Path, features: int = 10):  # noqa: ANN201
+    """A fitted LinearRegression, and its model.tar.gz (model.joblib + code/inference.py) as SageMaker packs it."""
     import joblib
     import numpy as np
     from sklearn.linear_model import LinearRegression
 
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(2000, 10))
-    model = LinearRegression().fit(x, x @ rng.normal(size=10))
+    x = rng.normal(size=(2000, features))
+    model = LinearRegression().fit(x, x @ rng.normal(size=features))
     model_dir = work / "model"
     (model_dir / "code").mkdir(parents=True)
     joblib.dump(model, model_dir / "model.joblib")
@@ -132,6 +132,15 @@ def bench_transform(executor, work: Path, rows_per_file: int = 100_000, files: i
     with tarfile.open(archive, "w:gz") as tar:
         for item in model_dir.iterdir():
             tar.add(item, arcname=item.name)
+    return model, archive
+
+
+def bench_transform(executor, work: Path, rows_per_file: int = 100_000, files: int = 5):  # noqa: ANN001, ANN201
+    """Marginal throughput: (5 files - 1 file) rows / time difference, so fixed start-up costs cancel out."""
+    import numpy as np
+
+    model, archive = make_model(work)
+    rng = np.random.default_rng(2)
     executor.upload(archive, "s3://bench/model/model.tar.gz")
     data_dir = work / "data"
     data_dir.mkdir()
@@ -147,8 +156,8 @@ def bench_transform(executor, work: Path, rows_per_file: int = 100_000, files: i
         "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}}})
     out = work / "direct-out"
     out.mkdir()
-    direct_one = min(_direct_once(model, paths[:1], out) for _ in range(3))
-    direct_all = min(_direct_once(model, paths, out) for _ in range(3))
+    direct_one = min(direct_once(model, paths[:1], out) for _ in range(3))
+    direct_all = min(direct_once(model, paths, out) for _ in range(3))
     local_one = min(_transform_once(executor, f"bench-one-{i}", "s3://bench/one") for i in range(2))
     local_all = min(_transform_once(executor, f"bench-all-{i}", "s3://bench/all") for i in range(2))
     marginal_rows = rows_per_file * (files - 1)
