@@ -37,10 +37,6 @@ def _strip_comment(raw: str) -> str:
     return re.sub(r"(^|\s)#.*$", "", raw).strip()
 
 
-def _normalised(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 # Run by the job's interpreter: every installed distribution and its version, as JSON (stdlib only).
 _LIST_DISTRIBUTIONS = ("import importlib.metadata as m, json, sys; "
                        "json.dump({d.metadata['Name']: d.version for d in m.distributions() if d.metadata['Name']}, "
@@ -58,7 +54,9 @@ def installed_versions(interpreter: str) -> dict[str, str]:
         listing = json.loads(done.stdout)
     except ValueError as e:
         raise RequirementsInstallError(done.returncode, [f"cannot list the packages of {interpreter}: {e}"]) from e
-    return {_normalised(name): version for name, version in listing.items()}
+    from packaging.utils import canonicalize_name  # imported when needed: the job runner starts lighter
+
+    return {canonicalize_name(name): version for name, version in listing.items()}
 
 
 def requirement_problem(line: str, installed: Mapping[str, str] | None = None) -> str | None:
@@ -68,6 +66,7 @@ def requirement_problem(line: str, installed: Mapping[str, str] | None = None) -
     from importlib import metadata
 
     from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
 
     try:
         requirement = Requirement(line)
@@ -77,7 +76,7 @@ def requirement_problem(line: str, installed: Mapping[str, str] | None = None) -
         return None
     try:
         if installed is not None:
-            installed_version = installed[_normalised(requirement.name)]
+            installed_version = installed[canonicalize_name(requirement.name)]
         else:
             installed_version = metadata.version(requirement.name)
     except (KeyError, metadata.PackageNotFoundError):

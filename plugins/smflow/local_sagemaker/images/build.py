@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from packaging.utils import canonicalize_name
+
 from smflow.errors import SmflowError
 from smflow.local_sagemaker.images.plan import EnvironmentPlan
 
@@ -76,10 +78,6 @@ def environment_python(path: Path) -> Path:
 def is_ready(path: Path) -> bool:
     """A finished environment: its marker is there (written last) and its interpreter still resolves."""
     return (path / MARKER).is_file() and environment_python(path).exists()
-
-
-def normalise(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
 
 
 def read_versions(path: Path) -> dict[str, str]:
@@ -224,7 +222,7 @@ def _build(plan: EnvironmentPlan, target: Path, say: Callable[[str], None], outp
     listing = _run([uv, "pip", "list", *common, "--format", "json", "--python", str(environment_python(target))],
                    plan, output, should_stop, echo=False)
     try:
-        return {normalise(item["name"]): str(item["version"]) for item in json.loads(listing)}
+        return {canonicalize_name(item["name"]): str(item["version"]) for item in json.loads(listing)}
     except (ValueError, KeyError, TypeError) as e:
         raise EnvironmentBuildError(f"uv pip list gave no package listing for {target} ({e})") from e
 
