@@ -289,10 +289,12 @@ class _Resolver:
                                                    "destination; write outputs to their own folder")
                 seen.setdefault(local, name)
 
-    def check_no_destination(self, node: StepNode, inputs: dict[str, Input], where: str = "inputs") -> None:
-        for name, value in inputs.items():
+    def check_no_destination(self, node: StepNode, inputs: dict[Path_, Input]) -> None:
+        """`destination` (a processing LocalPath) on an input of a step kind that has none; keyed by where each
+        input is written in the step."""
+        for key, value in inputs.items():
             if isinstance(value, InputSpec) and value.destination is not None:
-                self.error((*node.path, where, name, "destination"),
+                self.error((*node.path, *key, "destination"),
                            f"`destination` applies to processing and evaluation inputs only; a {node.step.type} "
                            "step's inputs are staged where SageMaker puts them")
 
@@ -312,13 +314,11 @@ class _Resolver:
             self.check_processing_paths(node, step)
             self.check_dependencies(node, step.dependencies)
         elif isinstance(step, TrainingStep):
-            self.check_no_destination(node, step.inputs)
+            self.check_no_destination(node, {("inputs", name): value for name, value in step.inputs.items()})
             self.check_dependencies(node, step.dependencies)
         if isinstance(step, TransformStep):
             self.resolve_input(node, "input", step.input, (*node.path, "input"))
-            if isinstance(step.input, InputSpec) and step.input.destination is not None:
-                self.error((*node.path, "input", "destination"), "`destination` applies to processing and "
-                                                                 "evaluation inputs only")
+            self.check_no_destination(node, {("input",): step.input})
             self.link(node, step.model, "model", (CreateModelStep,))
         elif isinstance(step, CreateModelStep):
             if self.model_entry_point(node, step):

@@ -194,3 +194,17 @@ def test_source_dir_on_a_step_that_runs_no_code_is_an_error(tmp_path: Path) -> N
     """)
     found = errors(file)
     assert any("models.m.steps[2].source_dir" in line and "has no effect" in line for line in found), found
+
+
+def test_destination_on_a_transform_input_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir(exist_ok=True)
+    (tmp_path / "code" / "inference.py").write_text("")
+    file = pipeline(tmp_path, """\
+        - {name: train, type: training, entry_point: train.py}
+        - {name: model, type: create_model, model: train}
+        - {name: predict, type: transform, model: model,
+           input: {source: ./data/raw.csv, destination: /opt/ml/processing/x}}
+    """)
+    found = errors(file)
+    assert any("models.m.steps[2].input.destination" in line and "processing and evaluation inputs only" in line
+               for line in found), found
