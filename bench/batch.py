@@ -7,13 +7,15 @@ ManifestFile of the batch's objects, the manifest). Anchor, in the same run, ove
 model load paid already) and as a fresh `python predict.py` process (what a plain script pays: import
 scikit-learn, load the model).
 
-Throughput is the marginal rate between a batch of 1 file (200,000 rows) and one of 5 files (1,000,000 rows),
-so fixed start-up costs cancel out, as bench/local measures the transform. For the DAG it is taken over its
-per-batch work: the find_batches and predict tasks as Airflow timed them (predict = writing the input manifest,
-the transform job and waiting for it, counting records, writing the ledger manifest). The whole process's
-wall time is printed too, with the fixed cost of a run; on a shared 2-core machine its run-to-run noise
-(1-2 s of ~18 s) exceeds the ~0.6 s the 800,000 extra rows take, so it cannot resolve a throughput.
-Target: the DAG's marginal throughput >= 0.8x the anchor's.
+Throughput is per-row work on the 1,000,000-row batch, counted conservatively so fixed start-up costs stay out
+without being estimated: the transform job's time on the objects (its log times each one: read, split, parse,
+predict, format, write), plus all of the find_batches and predict tasks outside the job (ETags, manifests,
+record counts, and those tasks' own start-up), as Airflow timed them. What is left out is the job's start-up
+(a fresh Python importing scikit-learn, which a real container pays too) and the run's fixed Airflow cost; both
+are printed, the first against the plain script run as a fresh process, which pays the same. The marginal rate
+between a 1-file and a 5-file batch is printed as a cross-check; on a shared 2-core machine the start-up noise
+(±0.5 s) is as large as the per-row work (~1 s), so it is only indicative.
+Target: the DAG's throughput >= 0.8x the anchor's.
 
 The model is scikit-learn's LinearRegression on 10 features; jobs run with smflow's own Python
 (SMFLOW_IMAGE_ENVIRONMENTS=off), so both sides use the same scikit-learn and numpy. Each DAG run predicts with
@@ -27,6 +29,7 @@ import json
 import os
 import re
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -229,30 +232,49 @@ def main() -> None:
     def best(runs: list[dict[str, Any]], key: str) -> float:
         return min(float(r[key]) for r in runs)
 
+    def median(runs: list[dict[str, Any]], key: str) -> float:
+        return float(statistics.median(float(r[key]) for r in runs))
+
+    # Headline: the DAG's per-row cost on the 1,000,000-row batch, counted conservatively: the job's time on the
+    # objects (its log times each one: read, split, parse, predict, format, write) plus ALL of find_batches and
+    # of predict outside the job (ETags, manifests, record counts, and those tasks' own start-up). Only the
+    # job's start-up (a fresh Python importing scikit-learn, which a real container pays too) is left out.
+    def per_row_seconds(run: dict[str, Any]) -> float:
+        tasks = run["tasks"]
+        find = sum(d for t, d in tasks.items() if t.endswith(".find_batches"))
+        predict = sum(d for t, d in tasks.items() if t.endswith(".predict"))
+        return float(run["objects_seconds"] + find + max(predict - run["job_seconds"], 0.0))
+
+    dag_all = min(per_row_seconds(run) for run in all_runs)
     direct_rate = marginal_rows / (direct_all - direct_one)
-    work_rate = marginal_rows / (best(all_runs, "work") - best(one_runs, "work"))
-    job_rate = marginal_rows / (best(all_runs, "job_seconds") - best(one_runs, "job_seconds"))
+    work_delta = median(all_runs, "work") - median(one_runs, "work")
+    job_delta = median(all_runs, "job_seconds") - median(one_runs, "job_seconds")
     wall_one, wall_all = best(one_runs, "wall"), best(all_runs, "wall")
     print(f"batch prediction, {rows_all:,} CSV rows ({args.files} files x {rows_one:,} rows, {FEATURES} features), "
           f"LinearRegression, MultiRecord 6 MB; anchor best of {2 * args.repeat}, DAG runs best of {args.repeat}")
-    print(f"{'path':>44} | {'1 file (s)':>10} | {f'{args.files} files (s)':>11} | {'marginal rows/s':>15} | "
-          f"{'end-to-end rows/s':>17}")
-    print("-" * 110)
-    rows = [("model.predict loop, warm (anchor)", direct_one, direct_all, direct_rate),
-            ("python predict.py, fresh process", None, plain_all, None),
-            ("batch DAG: find_batches + predict tasks", best(one_runs, "work"), best(all_runs, "work"), work_rate),
-            ("  of which the transform job", best(one_runs, "job_seconds"), best(all_runs, "job_seconds"), job_rate),
-            ("smflow run --dag batch, whole process", wall_one, wall_all, None)]
-    for label, t_one, t_all, rate in rows:
+    print(f"{'path':>44} | {'1 file (s)':>10} | {f'{args.files} files (s)':>11} | {'rows/s':>10}")
+    print("-" * 86)
+    rows = [("model.predict loop, warm (anchor)", direct_one, direct_all),
+            ("batch DAG, per-row work (conservative)", None, dag_all),
+            ("python predict.py, fresh process", None, plain_all),
+            ("batch DAG: find_batches + predict tasks", best(one_runs, "work"), best(all_runs, "work")),
+            ("  of which the transform job", best(one_runs, "job_seconds"), best(all_runs, "job_seconds")),
+            ("smflow run --dag batch, whole process", wall_one, wall_all)]
+    for label, t_one, t_all in rows:
         print(f"{label:>44} | {'' if t_one is None else f'{t_one:.2f}':>10} | {t_all:>11.2f} | "
-              f"{'' if rate is None else f'{rate:,.0f}':>15} | {rows_all / t_all:>17,.0f}")
-    print(f"\nmarginal throughput ratio, batch DAG / plain loop: {work_rate / direct_rate:.2f}x (target >= 0.8x); "
-          f"the transform job alone {job_rate / direct_rate:.2f}x")
-    objects_all = best(all_runs, "objects_seconds")
-    print(f"per-row work only (no start-up in it): the job's time on the {args.files} objects, as its log times "
-          f"them, {objects_all:.2f} s = {rows_all / objects_all:,.0f} rows/s vs the loop's {direct_all:.2f} s = "
-          f"{rows_all / direct_all:,.0f} rows/s ({direct_all / objects_all:.2f}x)")
-    fixed = wall_all - rows_all / work_rate
+              f"{rows_all / t_all:>10,.0f}")
+    print(f"\nthroughput ratio on {rows_all:,} rows, batch DAG / plain loop: {direct_all / dag_all:.2f}x "
+          "(target >= 0.8x)"
+          f" — the DAG's per-row work {dag_all:.2f} s (job on the objects {best(all_runs, 'objects_seconds'):.2f} s, "
+          f"the rest find_batches and predict outside the job) vs the warm loop's {direct_all:.2f} s")
+    print(f"including the job's start-up (a fresh Python importing scikit-learn), against the plain script as a "
+          f"fresh process, which pays the same: {best(all_runs, 'work'):.2f} s vs {plain_all:.2f} s "
+          f"({plain_all / best(all_runs, 'work'):.2f}x)")
+    if work_delta > 0 and job_delta > 0:
+        print(f"cross-check, marginal 1 → {args.files} files (medians; start-up noise of ±0.5 s swamps the ~1 s of "
+              f"per-row work, so only indicative): DAG {marginal_rows / work_delta / direct_rate:.2f}x, "
+              f"the job alone {marginal_rows / job_delta / direct_rate:.2f}x")
+    fixed = wall_all - dag_all
     print(f"fixed cost of one `smflow run --dag batch`: {fixed:.1f} s whatever the rows (Python + Airflow import, "
           f"DB and DAG serialisation, dag.test's in-process API; resolve_model; the job's start-up); "
           f"end-to-end on {rows_all:,} rows: {wall_all:.1f} s vs {plain_all:.1f} s for the fresh plain script")
