@@ -36,6 +36,7 @@ from smflow.local_sagemaker.algorithms.images import is_xgboost_image
 from smflow.local_sagemaker.algorithms.recordio_protobuf import RecordIOError, features_and_labels
 from smflow.serving import xgboost_selectable_output as selectable
 from smflow.serving.handler import HandlerLoadError, UnsupportedContentTypeError, media_type
+from smflow.serving.payload import MalformedPayloadError
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -69,7 +70,12 @@ class XGBoostAlgorithmHandler:
 
     def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
         accept_type = self.resolve_accept(accept)
-        features = decode(body, content_type)
+        try:
+            features = decode(body, content_type)
+        except UnsupportedContentTypeError:
+            raise
+        except ValueError as e:  # the container's own wording, answered as a bad request
+            raise MalformedPayloadError(content_type or CSV, str(e)) from e
         predictions = self.predict(features, media_type(content_type) or CSV)
         if self.selected:
             objective, num_class = selectable.model_objective(self.boosters[0])
