@@ -79,6 +79,12 @@ class Executor(ABC):
         a prefix ending in '/' lists that folder only), sorted by URI. ETags without S3's quotes."""
         raise NotImplementedError(f"the {self.name} executor cannot list objects; batch prediction needs it")
 
+    def invoke_endpoint(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """sagemaker-runtime's InvokeEndpoint (EndpointName, Body, ContentType, Accept, TargetModel, ...) →
+        {Body: bytes, ContentType, InvokedProductionVariant}; the Body is read, on both executors. A container's
+        4xx/5xx is a `ClientError` with code ModelError (OriginalStatusCode, OriginalMessage), as on AWS."""
+        raise NotImplementedError(f"the {self.name} executor cannot invoke endpoints")
+
     def model_registry(self) -> RegistryReader:
         """The model registry this executor reaches, for `smflow registry` (through the SageMaker API)."""
         from smflow.local_sagemaker.registry.read_model import RegistryView

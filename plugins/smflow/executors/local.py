@@ -43,6 +43,9 @@ class LocalExecutor(Executor):
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return self.service.call(operation, params)
 
+    def invoke_endpoint(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return self.service.invoke_endpoint(params)
+
     def upload(self, source: Path, uri: str, *, tar: bool = False, dependencies: Sequence[Path] = ()) -> None:
         source = Path(source)
         if not source.exists():

@@ -47,6 +47,20 @@ class SageMakerExecutor(Executor):
         response.pop("ResponseMetadata", None)
         return dict(response)
 
+    @cached_property
+    def runtime(self) -> Any:
+        """boto3's sagemaker-runtime client, from the same connection (credentials, region, endpoint_url)."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                           client_type="sagemaker-runtime").get_conn()
+
+    def invoke_endpoint(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        response = dict(self.runtime.invoke_endpoint(**params))
+        response.pop("ResponseMetadata", None)
+        response["Body"] = response["Body"].read()
+        return response
+
     def upload(self, source: Path, uri: str, *, tar: bool = False, dependencies: Sequence[Path] = ()) -> None:
         bucket, key = split_s3_uri(uri)
         if dependencies and not tar:

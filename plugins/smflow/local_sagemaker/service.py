@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from smflow import settings
+from smflow.local_sagemaker.endpoints.api import Endpoints
 from smflow.local_sagemaker.jobs.api import Jobs
 from smflow.local_sagemaker.jobs.records import JobStore
 from smflow.local_sagemaker.models import Models
@@ -46,6 +47,7 @@ class LocalSageMaker:
         self.arns = Arns(settings.region(), settings.DEFAULT_ACCOUNT)
         self.models = Models(self.home / "models", self.arns)
         self.jobs = Jobs(self.store, JobStore(self.home / "jobs"), self.arns, self.models)
+        self.endpoints = Endpoints(self.home / "endpoints", self.store.root, self.arns, self.models)
 
     @cached_property
     def registry(self) -> ModelRegistry:
@@ -61,6 +63,8 @@ class LocalSageMaker:
         }
         table.update({operation: partial(self._checked_call, operation, handler)
                       for operation, handler in self.models.handlers().items()})
+        table.update({operation: partial(self._checked_call, operation, handler)
+                      for operation, handler in self.endpoints.handlers().items()})
         table.update({operation: partial(self._registry_call, operation)  # the registry validates its own requests
                       for operation in sorted(ModelRegistry.OPERATIONS)})
         return table
@@ -85,6 +89,15 @@ class LocalSageMaker:
 
     def _registry_call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         return self.registry.call(operation, params)
+
+    def invoke_endpoint(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """sagemaker-runtime's InvokeEndpoint: the request to the endpoint's model server (endpoints/invoke.py)."""
+        from smflow.local_sagemaker.endpoints.invoke import check_invoke_request, post_invocation
+
+        body = check_invoke_request(params)
+        port, record = self.endpoints.serving_port("InvokeEndpoint", params["EndpointName"])
+        variant = (record.get("ProductionVariants") or [{}])[0].get("VariantName", "AllTraffic")
+        return post_invocation(port, body, params, variant)
 
     # ---- beyond the API ---------------------------------------------------------------------------
 

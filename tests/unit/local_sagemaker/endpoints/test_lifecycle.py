@@ -1,0 +1,90 @@
+"""Endpoint states as SageMaker has them, served by a real model server process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+
+from smflow.local_sagemaker.endpoints.records import server_process
+from smflow.local_sagemaker.service import LocalSageMaker
+from tests.unit.local_sagemaker.endpoints.conftest import add_config, add_model, invoke, wait_status
+
+
+def test_create_update_and_delete(service: LocalSageMaker) -> None:
+    add_config(service, "cfg-one", add_model(service, "model-one", 2.0))
+    add_config(service, "cfg-two", add_model(service, "model-two", 10.0))
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "cfg-one"})
+    assert service.call("DescribeEndpoint", {"EndpointName": "ep"})["EndpointStatus"] in {"Creating", "InService"}
+    described = wait_status(service, "ep")
+    assert described["EndpointStatus"] == "InService", described
+    assert described["EndpointConfigName"] == "cfg-one"
+    assert invoke(service, "ep").decode().split() == ["2,4"]
+
+    service.call("UpdateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "cfg-two"})
+    updating = service.call("DescribeEndpoint", {"EndpointName": "ep"})
+    if updating["EndpointStatus"] == "Updating":  # the old config serves while the new one starts
+        assert updating["PendingDeploymentSummary"]["EndpointConfigName"] == "cfg-two"
+        assert invoke(service, "ep").decode().split() in (["2,4"], ["10,20"])
+    described = wait_status(service, "ep")
+    assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", "cfg-two")
+    assert invoke(service, "ep").decode().split() == ["10,20"]
+    assert service.endpoints.local_record("ep")["History"] == ["cfg-one", "cfg-two"]
+
+    pid = server_process(service.endpoints.local_record("ep")["Serving"])
+    service.call("DeleteEndpoint", {"EndpointName": "ep"})
+    assert pid is not None and not pid.alive()
+    with pytest.raises(ClientError, match="Could not find endpoint"):
+        service.call("DescribeEndpoint", {"EndpointName": "ep"})
+
+
+def test_failed_update_keeps_the_old_config_serving(service: LocalSageMaker) -> None:
+    add_config(service, "good", add_model(service, "good-model", 3.0))
+    add_config(service, "broken", add_model(service, "broken-model", 1.0, upload=False))
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "good"})
+    assert wait_status(service, "ep")["EndpointStatus"] == "InService"
+    service.call("UpdateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "broken"})
+    described = wait_status(service, "ep")
+    assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", "good")
+    assert "is not in the local store" in described["FailureReason"]
+    assert invoke(service, "ep").decode().split() == ["3,6"]
+
+
+def test_a_new_endpoint_that_cannot_start_is_failed(service: LocalSageMaker) -> None:
+    add_config(service, "broken", add_model(service, "broken-model", 1.0, upload=False))
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "broken"})
+    described = wait_status(service, "ep")
+    assert described["EndpointStatus"] == "Failed" and "model.tar.gz" in described["FailureReason"]
+    with pytest.raises(ClientError, match="not InService"):
+        invoke(service, "ep")
+    with pytest.raises(ClientError, match="only an InService endpoint can be updated"):
+        service.call("UpdateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "broken"})
+
+
+def test_requests_are_checked_like_sagemaker(service: LocalSageMaker) -> None:
+    with pytest.raises(ParamValidationError, match="ProductionVariants"):
+        service.call("CreateEndpointConfig", {"EndpointConfigName": "c"})
+    with pytest.raises(ClientError, match="Could not find model"):
+        add_config(service, "c", "no-such-model")
+    with pytest.raises(ClientError, match="Could not find endpoint configuration"):
+        service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "missing"})
+    add_config(service, "c", add_model(service, "m", 1.0))
+    with pytest.raises(ClientError, match="Cannot create already existing endpoint configuration"):
+        add_config(service, "c", "m")
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "c"})
+    with pytest.raises(ClientError, match="Cannot create already existing endpoint"):
+        service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "c"})
+    with pytest.raises(ParamValidationError):
+        service.invoke_endpoint({"EndpointName": "ep"})  # no Body
+    listed = service.call("ListEndpointConfigs", {})["EndpointConfigs"]
+    assert [c["EndpointConfigName"] for c in listed] == ["c"]
+
+
+def test_handler_errors_are_model_errors_and_the_server_keeps_serving(service: LocalSageMaker) -> None:
+    add_config(service, "c", add_model(service, "m", 2.0))
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "c"})
+    assert wait_status(service, "ep")["EndpointStatus"] == "InService"
+    with pytest.raises(ClientError) as raised:
+        invoke(service, "ep", b"boom")
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ModelError" and error["OriginalStatusCode"] >= 500
+    assert invoke(service, "ep").decode().split() == ["2,4"]
