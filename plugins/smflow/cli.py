@@ -377,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("version", type=int)
         r.add_argument("--note")
     p.set_defaults(func=cmd_registry)
+    from smflow.commands import endpoint as endpoint_command
+
+    endpoint_command.register(sub, common)
     return parser
 
 

@@ -24,6 +24,7 @@ from smflow.spec.errors import Path_, SpecError
 from smflow.spec.model import (
     ConditionStep,
     CreateModelStep,
+    DeployGuardrails,
     DeployStep,
     DistributionSpec,
     EvaluationStep,
@@ -477,23 +478,26 @@ class RequestCompiler:
                             {"model_package_group": group}, uploads, pre, retries=step.retries)
 
     def deploy(self, node: StepNode) -> CompiledTask:
+        """CreateEndpoint's shape (the endpoint config's name is made at run time from the version deployed);
+        the version comes from the register step's output or the group's latest Approved, in `params`."""
         step = node.step
         assert isinstance(step, DeployStep)
         endpoint = step.endpoint_name or bounded_name(f"{self.spec.pipeline}-{node.unit}")
-        model_task = self.upstream_task(node, step.model)
-        config = {
-            "EndpointConfigName": JOB_NAME,
-            "ProductionVariants": [{
-                "VariantName": "AllTraffic",
-                "ModelName": f"{{{{ smflow.output('{model_task}', 'model_name') }}}}",
-                "InitialInstanceCount": self.instance_count(node),
-                "InstanceType": self.instance_type(node),
-                "InitialVariantWeight": 1.0}],
-            "Tags": self.tags(node),
+        params: dict[str, Any] = {
+            "role": self.defaults.role, "model_prefix": bounded_name(f"{self.spec.pipeline}-{node.unit}", 40),
+            "instance_type": self.instance_type(node), "instance_count": self.instance_count(node),
+            "timeout_seconds": step.timeout_minutes * 60,
         }
+        if step.model is not None:
+            register_task = self.upstream_task(node, step.model)
+            params["model_package_arn"] = f"{{{{ smflow.output('{register_task}', 'model_package_arn') }}}}"
+        else:
+            params["group"] = step.group
+        if step.guardrails is not None:
+            params["deployment_config"] = deployment_config(step.guardrails)
         request = {"EndpointName": endpoint, "EndpointConfigName": JOB_NAME, "Tags": self.tags(node)}
         return CompiledTask(node.task_id, "deploy", "CreateEndpoint", request, {"endpoint_name": endpoint},
-                            pre=[{"operation": "CreateEndpointConfig", "request": config}], retries=step.retries)
+                            params=params, retries=step.retries)
 
     def condition(self, node: StepNode) -> CompiledTask:
         step = node.step
@@ -519,6 +523,20 @@ class RequestCompiler:
             "deploy": self.deploy, "condition": self.condition,
         }
         return builders[node.step.type](node)
+
+
+def deployment_config(guardrails: DeployGuardrails) -> dict[str, Any]:
+    """UpdateEndpoint's DeploymentConfig: a blue/green update with its traffic routing, and auto-rollback alarms.
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DeploymentConfig.html"""
+    routing: dict[str, Any] = {"Type": guardrails.traffic.upper(), "WaitIntervalInSeconds": guardrails.wait_seconds}
+    if guardrails.traffic != "all_at_once":
+        size_key = "CanarySize" if guardrails.traffic == "canary" else "LinearStepSize"
+        routing[size_key] = {"Type": "CAPACITY_PERCENT", "Value": guardrails.step_percent}
+    config: dict[str, Any] = {"BlueGreenUpdatePolicy": {
+        "TrafficRoutingConfiguration": routing, "TerminationWaitInSeconds": guardrails.termination_wait_seconds}}
+    if guardrails.alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": a} for a in guardrails.alarms]}
+    return config
 
 
 def parameter_as_text(value: str) -> str:

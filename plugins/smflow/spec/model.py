@@ -408,10 +408,43 @@ class RegisterStep(StepBase):
     response_types: list[str] = ["text/csv"]
 
 
+class DeployGuardrails(StrictModel):
+    """SageMaker's deployment guardrails for an update (sagemaker executor): a blue/green traffic shift and the
+    CloudWatch alarms that roll it back. https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails.html"""
+
+    traffic: Literal["all_at_once", "canary", "linear"] = "all_at_once"
+    step_percent: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        None, description="canary: the canary's share, linear: each step's, in % of capacity (required for both)")
+    wait_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(300, description="bake time between traffic shifts")
+    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
+        0, description="how long the old (blue) fleet is kept after the shift")
+    alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        [], max_length=10, description="CloudWatch alarms that roll the update back (AutoRollbackConfiguration)")
+
+    @model_validator(mode="after")
+    def _step_for_shifts(self) -> DeployGuardrails:
+        if self.traffic != "all_at_once" and self.step_percent is None:
+            raise ValueError(f"traffic: {self.traffic} shifts in steps; give step_percent (1-100)")
+        return self
+
+
 class DeployStep(StepBase):
+    """A real-time endpoint serving an Approved registered version; each deployment gets a new endpoint config."""
+
     type: Literal["deploy"]
-    model: str = Field(description="create_model step to deploy")
+    model: str | None = Field(None, description="register step whose version to deploy (it must be Approved); "
+                                                "or give `group`")
+    group: str | None = Field(None, description="model package group whose latest Approved version to deploy")
     endpoint_name: str | None = Field(None, description="default `<pipeline>-<model unit>`")
+    timeout_minutes: Annotated[int, Field(ge=1, le=600)] = Field(
+        30, description="how long to wait for InService before the task fails (the endpoint keeps its state)")
+    guardrails: DeployGuardrails | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DeployStep:
+        if (self.model is None) == (self.group is None):
+            raise ValueError("give exactly one of `model` (a register step) or `group` (its latest Approved version)")
+        return self
 
 
 Step = Annotated[

@@ -331,7 +331,8 @@ class _Resolver:
             if step.report:
                 self.link(node, step.report, "report", (EvaluationStep,))
         elif isinstance(step, DeployStep):
-            self.link(node, step.model, "model", (CreateModelStep,))
+            if step.model is not None:
+                self.link(node, step.model, "model", (RegisterStep,))
         elif isinstance(step, ConditionStep):
             self.link(node, step.report, "report", (EvaluationStep,))
             if step.beat_approved and step.beat_approved.group is None and not any(
