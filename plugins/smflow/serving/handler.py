@@ -48,9 +48,11 @@ from typing import Any
 import numpy as np
 
 from smflow.errors import SmflowError
+from smflow.serving.payload import MalformedPayloadError
 from smflow.serving.response import ErrorStatusResponse, InvalidResponseError, response_body
 
-__all__ = ["ErrorStatusResponse", "InvalidResponseError"]  # re-exported: callers catch them from here
+# re-exported: callers catch them from here
+__all__ = ["ErrorStatusResponse", "InvalidResponseError", "MalformedPayloadError"]
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -120,7 +122,19 @@ def media_type(header: str | None) -> str:
 
 
 def default_input_fn(input_data: str | bytes, content_type: str) -> Any:
-    """SKC's default: decode by content type, float32 for JSON/CSV, 1-D input becomes one row."""
+    """SKC's default: decode by content type, float32 for JSON/CSV, 1-D input becomes one row.
+
+    A body its decoder cannot parse (or JSON/CSV values that are not numbers) is a `MalformedPayloadError`,
+    which the model server answers with 400."""
+    try:
+        return _decode_by_type(input_data, content_type)
+    except (UnsupportedContentTypeError, MalformedPayloadError):
+        raise
+    except (ValueError, TypeError, OSError, EOFError) as e:  # the json, numpy and zip readers' parse errors
+        raise MalformedPayloadError(content_type, f"{type(e).__name__}: {e}") from e
+
+
+def _decode_by_type(input_data: str | bytes, content_type: str) -> Any:
     kind = media_type(content_type)
     if kind == JSON:
         array = np.array(json.loads(input_data))

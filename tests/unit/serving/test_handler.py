@@ -13,6 +13,7 @@ import pytest
 from smflow.serving.handler import (
     HandlerLoadError,
     InvalidResponseError,
+    MalformedPayloadError,
     RequirementsNotSatisfiedError,
     UnsupportedContentTypeError,
     encode,
@@ -350,8 +351,9 @@ def test_a_request_without_content_type_is_read_as_json_as_skc_does(tmp_path: Pa
     handler = load_handler(tmp_path)
 
     assert handler.invoke(b"[[1, 2], [3, 4]]", "", "text/csv") == (b"3.0\n7.0\n", "text/csv")
-    with pytest.raises(json.JSONDecodeError):
-        handler.invoke(b"1,2\n3,4\n", "", "text/csv")  # CSV without its ContentType fails there too
+    # CSV without its ContentType fails there too: a malformed JSON payload (the server's 400)
+    with pytest.raises(MalformedPayloadError, match="malformed application/json payload: JSONDecodeError"):
+        handler.invoke(b"1,2\n3,4\n", "", "text/csv")
 
 
 def test_transform_fn_tuple_and_invalid_returns_name_the_function_and_script(tmp_path: Path) -> None:
