@@ -171,6 +171,9 @@ def bench_transform(executor, work: Path, rows_per_file: int = 100_000, files: i
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="smflow-bench-local-"))
     os.environ["SMFLOW_HOME"] = str(work / "home")
+    # Jobs run with this Python, as the direct side does: an image environment (e.g. sklearn 1.2-1's older
+    # numpy) would neither compare like with like nor unpickle the model this process writes with numpy 2.
+    os.environ["SMFLOW_IMAGE_ENVIRONMENTS"] = "off"
     from smflow.executors.local import LocalExecutor
 
     executor = LocalExecutor()
