@@ -380,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     from smflow.commands import endpoint as endpoint_command
 
     endpoint_command.register(sub, common)
+    from smflow.commands import serve as serve_command
+
+    serve_command.register(sub, common)
     from smflow.commands import drift as drift_commands
 
     drift_commands.register(sub, common)

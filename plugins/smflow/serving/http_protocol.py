@@ -283,6 +283,8 @@ class HttpConnection(asyncio.Protocol):
         self._closing = True
         self._disarm()
         if self._transport is not None:
+            if self._transport.can_write_eof():
+                self._transport.write_eof()  # the client reads the answer, then end of stream
             self._timer = self._loop.call_later(REJECT_LINGER_SECONDS, self.abort)
 
     def _read_timeout(self) -> None:
