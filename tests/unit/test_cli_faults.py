@@ -91,8 +91,9 @@ def test_a_run_that_ran_no_task_is_not_a_success() -> None:
 
 
 def test_unknown_dag_kind_is_a_user_error(smflow_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "run", str(DEMO), "--dag", "monitor")
-    assert code == 1 and err == f"smflow run: {DEMO}: pipeline diabetes has no 'monitor' DAG; it has: train, batch\n"
+    spec = FIXTURES / "pipelines" / "batch" / "pipeline.yaml"  # no `monitor:` section
+    code, _, err = run(capsys, "run", str(spec), "--dag", "monitor")
+    assert code == 1 and err == f"smflow run: {spec}: pipeline batchdemo has no 'monitor' DAG; it has: train, batch\n"
 
 
 # ---- the smflow home ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from smflow.service_model import constraint_problems, request_problems
 from smflow.spec.errors import SpecError, SpecIssue
 from smflow.spec.resolve import PipelineDocument
 
-FORMAT_VERSION = 4  # bump when the compiled form changes: cached compilations then miss
+FORMAT_VERSION = 5  # bump when the compiled form changes: cached compilations then miss
 
 
 @dataclass
@@ -68,10 +68,9 @@ class CompiledPipeline:
 
 
 def _schedule(doc: PipelineDocument) -> str | dict[str, Any] | None:
-    value = doc.spec.schedule.train
-    if value is None or isinstance(value, str):
-        return value
-    return {"assets": list(value.assets)}
+    from smflow.compile.monitor import train_schedule
+
+    return train_schedule(doc)
 
 
 SAMPLE_RUN_ID = "scheduled__2026-01-01T00:00:00+00:00"
@@ -139,7 +138,47 @@ def compile_pipeline(doc: PipelineDocument) -> CompiledPipeline:
         params={name: dict(schema) for name, schema in doc.parameters.items()},
     )
     batch = compile_batch_dag(doc, compiler)
-    return CompiledPipeline(spec.pipeline, str(doc.file), [train, *([batch] if batch else [])])
+    monitor = compile_monitor_dag(doc, compiler)
+    return CompiledPipeline(spec.pipeline, str(doc.file), [train, *(d for d in (batch, monitor) if d)])
+
+
+def compile_monitor_dag(doc: PipelineDocument, compiler: RequestCompiler) -> CompiledDag | None:
+    """The `<pipeline>__monitor` DAG when a model unit has `monitor:` (compile/monitor.py)."""
+    from smflow.compile.monitor import MonitorCompiler, monitor_schedule
+
+    monitors = MonitorCompiler(doc, compiler)
+    units = monitors.units()
+    if not units:
+        return None
+    tasks: list[CompiledTask] = []
+    edges: list[tuple[str, str]] = []
+    issues: list[SpecIssue] = []
+    for unit, monitor in units:
+        unit_tasks, unit_edges = monitors.tasks(unit, monitor)
+        tasks += unit_tasks
+        edges += unit_edges
+        if doc.source is not None:
+            lookup = {"ModelPackageGroupName": unit_tasks[0].params["group"]}
+            found = [p.strip() for p in (request_problems("ListModelPackages", lookup) or "").splitlines()]
+            issues.extend(doc.source.issue(("models", unit, "monitor", "model"),
+                                           f"SageMaker would reject the model package group name: {p}; change it")
+                          for p in [*found, *constraint_problems("ListModelPackages", lookup)] if p)
+    if issues:
+        raise SpecError(issues)
+    spec = doc.spec
+    settings = dag_settings(doc)
+    settings["max_active_runs"] = 1  # as the batch DAG's: two runs at once would check one batch twice
+    return CompiledDag(
+        dag_id=f"{spec.pipeline}__monitor",
+        schedule=monitor_schedule(doc),
+        tasks=tasks,
+        edges=edges,
+        description=f"Drift monitoring for {spec.pipeline} against the baseline of the approved model (smflow, "
+                    f"from {doc.file.name})",
+        tags=list(dict.fromkeys(["smflow", "monitor", spec.pipeline, *spec.airflow.tags])),
+        settings=settings,
+        params={name: dict(schema) for name, schema in doc.parameters.items()},
+    )
 
 
 def compile_batch_dag(doc: PipelineDocument, compiler: RequestCompiler) -> CompiledDag | None:

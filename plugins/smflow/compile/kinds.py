@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
-# The last four are the batch DAG's (compile/batch.py), compiled from `batch:` rather than from steps.
+# resolve_model … batch_predict are the batch DAG's (compile/batch.py), compiled from `batch:` rather than from
+# steps; monitor_resolve, drift_check and retrain_signal the monitor DAG's (compile/monitor.py).
 StepKind = Literal["processing", "evaluation", "training", "create_model", "transform", "register", "deploy",
-                   "condition", "resolve_model", "find_batches", "batch_preprocess", "batch_predict"]
+                   "condition", "baseline", "resolve_model", "find_batches", "batch_preprocess", "batch_predict",
+                   "monitor_resolve", "drift_check", "retrain_signal"]
 STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
 
 

@@ -471,6 +471,12 @@ class RequestCompiler:
             request["ModelMetrics"] = {"ModelQuality": {"Statistics": {
                 "ContentType": "application/json",
                 "S3Uri": f"{{{{ smflow.output('{report_task}', 'report') }}}}"}}}
+        from smflow.compile.monitor import drift_check_baselines, retrain_trigger
+
+        baselines, trigger = drift_check_baselines(self.doc, node.unit), retrain_trigger(self.doc, node.unit)
+        if baselines and trigger:
+            request["DriftCheckBaselines"] = baselines
+            request["CustomerMetadataProperties"]["smflow:retrain_trigger"] = trigger
         pre: list[PreCall] = [{"operation": "CreateModelPackageGroup", "if_missing": True, "request": {
             "ModelPackageGroupName": group,
             "ModelPackageGroupDescription": f"smflow pipeline {self.spec.pipeline}, model {node.unit}"}}]
@@ -520,9 +526,14 @@ class RequestCompiler:
         builders: dict[StepKind, Callable[[StepNode], CompiledTask]] = {
             "processing": self.processing, "evaluation": self.processing, "training": self.training,
             "create_model": self.create_model, "transform": self.transform, "register": self.register,
-            "deploy": self.deploy, "condition": self.condition,
+            "deploy": self.deploy, "condition": self.condition, "baseline": self.baseline,
         }
         return builders[node.step.type](node)
+
+    def baseline(self, node: StepNode) -> CompiledTask:
+        from smflow.compile.monitor import baseline_task
+
+        return baseline_task(self, node)
 
 
 def deployment_config(guardrails: DeployGuardrails) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from smflow.compile.graph import CompiledDag
 from smflow.compile.kinds import StepKind
 from smflow.dags.schedules import to_airflow_schedule
 from smflow.operators.base import SmflowOperator
+from smflow.operators.baseline import BaselineOperator
 from smflow.operators.batch import (
     FindBatchesOperator,
     PredictBatchesOperator,
@@ -29,6 +30,7 @@ from smflow.operators.jobs import (
     TrainingJobOperator,
 )
 from smflow.operators.model import CreateModelOperator
+from smflow.operators.monitor import DriftCheckOperator, MonitorResolveOperator, RetrainSignalOperator
 from smflow.operators.registry import ModelRegistrationOperator
 
 OPERATORS: dict[StepKind, type[SmflowOperator]] = {
@@ -44,6 +46,10 @@ OPERATORS: dict[StepKind, type[SmflowOperator]] = {
     "find_batches": FindBatchesOperator,
     "batch_preprocess": PreprocessBatchesOperator,
     "batch_predict": PredictBatchesOperator,
+    "baseline": BaselineOperator,
+    "monitor_resolve": MonitorResolveOperator,
+    "drift_check": DriftCheckOperator,
+    "retrain_signal": RetrainSignalOperator,
 }
 
 RUN_PARAMS = {
@@ -106,17 +112,20 @@ def docs(fileloc: str | None, spec_docs: str | None, parameters: dict[str, dict[
 
 def add_arrival_sensors(compiled: CompiledDag, operators: dict[str, SmflowOperator], groups: dict[str, TaskGroup],
                         executor: str | None) -> None:
-    """`schedule.batch: {on_data: true}`: a deferrable `<unit>.wait_for_data` sensor first in each unit's batch
-    tasks; the DAG runs continuously (one run at a time), each run waiting in the triggerer for a new batch."""
+    """`schedule.batch` / `schedule.monitor: {on_data: true}`: a deferrable `<unit>.wait_for_data` sensor first in
+    each unit's tasks; the DAG runs continuously (one run at a time), each run waiting in the triggerer for a new
+    batch (one not predicted yet; for the monitor: one not checked yet)."""
     from smflow.operators.batch_sensor import BatchArrivalSensor
+    from smflow.operators.drift_sensor import DriftArrivalSensor
 
     assert isinstance(compiled.schedule, dict)
     for task in compiled.tasks:
-        if task.kind != "find_batches":
+        if task.kind not in ("find_batches", "drift_check"):
             continue
         unit = task.task_id.rpartition(".")[0]
         resolve = compiled.task(task.params["resolve_task"])
-        sensor = BatchArrivalSensor(
+        sensor_class = BatchArrivalSensor if task.kind == "find_batches" else DriftArrivalSensor
+        sensor = sensor_class(
             task_id="wait_for_data", task_group=groups[unit], input_prefix=task.params["input"],
             pattern=task.params["pattern"], marker=task.params.get("marker"), executor=executor,
             poke_seconds=float(compiled.schedule.get("poke_seconds", 60)), deferrable=True,
@@ -154,7 +163,7 @@ def build_dag(compiled: CompiledDag, *, fileloc: str | None = None, executor: st
                 if unit not in groups:
                     groups[unit] = TaskGroup(unit, tooltip=f"model unit {unit}")
                 kwargs["task_group"] = groups[unit]
-            if task.params.get("outlets"):  # the batch DAG's predictions Asset, updated when it predicted
+            if task.params.get("outlets"):  # the batch DAG's predictions Asset / the monitor's retrain Asset
                 kwargs["outlets"] = [Asset(uri) for uri in task.params["outlets"]]
             operators[task.task_id] = OPERATORS[task.kind](
                 task_id=step if unit else task.task_id,

@@ -272,7 +272,7 @@ def format_summary(summary: RunSummary) -> str:
             detail = "  " + ", ".join(f"{k}={v:.4g}" for k, v in xcom["metrics"].items())
         if xcom.get("version") is not None:
             detail = f"  registered {xcom.get('model_package_arn')} (version {xcom['version']}, {xcom.get('status')})"
-        detail = batch_detail(task.task_id, xcom) or detail
+        detail = batch_detail(task.task_id, xcom) or monitor_detail(task.task_id, xcom) or detail
         if xcom.get("gate") and not xcom["gate"].get("passed"):
             detail = "  gate not passed: " + "; ".join(xcom["gate"].get("failures", []))
         elif xcom.get("decision"):
@@ -301,3 +301,23 @@ def batch_detail(task_id: str, xcom: dict[str, Any]) -> str:
         parts = [p["batch_id"] + (" (job reused)" if p.get("reused") else "") for p in xcom["preprocessed"]]
         return f"  preprocessed {', '.join(parts)}"
     return ""
+
+
+def monitor_detail(task_id: str, xcom: dict[str, Any]) -> str:
+    """What a monitor DAG task did, for the summary: the version and baseline, each batch's verdict and report,
+    the retrain Asset updated."""
+    outputs = xcom.get("outputs") or {}
+    if task_id.endswith(".resolve_baseline") and "baseline" in outputs:
+        return (f"  model package version {outputs['model_version']} ({xcom.get('status')}), "
+                f"baseline {outputs['baseline']}")
+    if "checked" in xcom:
+        if not xcom["checked"]:
+            return "  0 batch(es) to check (all checked)"
+        parts = [f"{c['batch_id']}: " + (f"DRIFT ({', '.join(c['drifted'])})" if c["dataset_drift"] else
+                                         f"no drift ({len(c['drifted'])}/{c['features']} features drifted)")
+                 + f" → {c['html']}" for c in xcom["checked"]]
+        return "  " + "; ".join(parts)
+    if task_id.endswith(".retrain") and xcom.get("status") == "Triggered":
+        return f"  updated {xcom['job_name']}: retraining (report {outputs.get('report')})"
+    return ""
+

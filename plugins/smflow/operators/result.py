@@ -22,6 +22,7 @@ class TaskResult(TypedDict):
     batches: NotRequired[list[dict[str, Any]]]    # find_batches: the batches owed a prediction (Batch.as_json)
     predicted: NotRequired[list[dict[str, Any]]]  # batch predict: per batch its job, predictions and counts
     preprocessed: NotRequired[list[dict[str, Any]]]  # batch preprocess: per batch its job and output folder
+    checked: NotRequired[list[dict[str, Any]]]       # drift check: per batch its verdict and report URIs
 
 
 def output_of(value: Any, task_id: str, name: str) -> str:

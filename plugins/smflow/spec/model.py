@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -408,6 +409,17 @@ class RegisterStep(StepBase):
     response_types: list[str] = ["text/csv"]
 
 
+class BaselineStep(StepBase):
+    """A drift baseline: the training data sketched per feature (quantile bins, top-k categories), stored beside
+    the run's artifacts and recorded with the registered version (DriftCheckBaselines); runs in the worker."""
+
+    type: Literal["baseline"]
+    data: Input = Field(description="the training data to sketch, e.g. `preprocess.train`; " + REFERENCE_HELP)
+    columns: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, description="the data's column names when its CSV files have no header row (SageMaker's convention: "
+                          "label first), e.g. [target, age, bmi]; default: monitor.columns; null: a header row")
+
+
 class DeployGuardrails(StrictModel):
     """SageMaker's deployment guardrails for an update (sagemaker executor): a blue/green traffic shift and the
     CloudWatch alarms that roll it back. https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails.html"""
@@ -449,7 +461,7 @@ class DeployStep(StepBase):
 
 Step = Annotated[
     ProcessingStep | TrainingStep | CreateModelStep | TransformStep | EvaluationStep | ConditionStep
-    | RegisterStep | DeployStep,
+    | RegisterStep | DeployStep | BaselineStep,
     Field(discriminator="type"),
 ]
 
@@ -528,16 +540,83 @@ class BatchSpec(StrictModel):
     transform: BatchTransformSpec = BatchTransformSpec()
 
 
+DURATION_PATTERN = r"^([0-9]+)\s*(s|m|h|d)$"
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: object) -> object:
+    """`6h`, `30m`, `1d`, `90s` or a number of seconds → a timedelta."""
+    if isinstance(value, str):
+        found = re.fullmatch(DURATION_PATTERN, value.strip())
+        if not found:
+            raise ValueError(f"'{value}' is not a duration; write a number and a unit: 90s, 30m, 6h or 1d")
+        return timedelta(seconds=int(found.group(1)) * DURATION_UNITS[found.group(2)])
+    return value
+
+
+class FeatureDrift(StrictModel):
+    """One feature's drift test: the statistic and the threshold it is drifted at (default: by type and size)."""
+
+    statistic: str | None = Field(None, description="psi, ks, jensenshannon, wasserstein, chisquare, …; default: "
+                                                    "by the feature's type and the reference size")
+    threshold: Annotated[float, Field(allow_inf_nan=False, ge=0)] | None = Field(
+        None, description="default: the statistic's own")
+
+
+class MonitorBaseline(StrictModel):
+    """Where the baseline comes from: the unit gets a `baseline` step sketching `data` after the step writing it."""
+
+    data: str = Field(description="training data to sketch, a step output reference like `preprocess.train`")
+    columns: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, description="the training files' column names when they have no header row (e.g. [target, age, "
+                          "bmi]: label first, as SageMaker's CSV convention); default: monitor.columns")
+
+
+class MonitorSpec(StrictModel):
+    """Data drift of arriving batches against the baseline of the version in production (`<pipeline>__monitor`);
+    on dataset drift the Asset `smflow://<pipeline>/retrain` is updated, which the train DAG is scheduled on."""
+
+    input: S3Uri | None = Field(None, description="s3:// prefix where batches to check arrive; default: "
+                                                  "batch.input (the batches the batch DAG scores)")
+    pattern: Annotated[str, Field(min_length=1)] | None = Field(None, description="default: batch.pattern, else "
+                                                                                  "*.csv")
+    marker: Annotated[str, AfterValidator(_object_name)] | None = Field(None, description="as batch.marker")
+    output: S3Uri | None = Field(None, description="drift reports go to <output>/<batch>/drift.json|html; "
+                                                   "default <bucket>/<prefix>/monitoring/<unit>/")
+    columns: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, description="the batches' column names when their CSV files have no header row; null: a header row")
+    exclude: list[Annotated[str, Field(min_length=1)]] = Field(
+        [], description="columns never monitored (e.g. the label or an id)")
+    categorical: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, description="columns to treat as categorical; default: by type (strings)")
+    baseline: MonitorBaseline | None = Field(None, description="the training data to sketch; omit it when the "
+                                                               "unit has a `baseline` step of its own")
+    drift_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.5, description="dataset drift when at least this share of the features drifted")
+    features: dict[Annotated[str, Field(min_length=1)], FeatureDrift] = Field(
+        {}, description="per feature: {statistic, threshold}")
+    cooldown: Annotated[timedelta, BeforeValidator(_duration)] = Field(
+        timedelta(hours=24), description="after a drift triggered a retraining, later drifts within this time "
+                                         "trigger none (one episode, one retraining): 90s, 30m, 6h, 1d")
+    retrain: bool = Field(True, description="on dataset drift, update smflow://<pipeline>/retrain (the train DAG "
+                                            "listens to it by default)")
+    model: BatchModelRef = BatchModelRef()
+
+
 class ModelUnit(StrictModel):
     """One model's steps; scripts are found in `source_dir` (relative to the YAML file)."""
 
     source_dir: str = "."
     steps: Annotated[list[Step], Field(min_length=1)]
     batch: BatchSpec | None = Field(None, description="batch prediction with the approved model (`__batch` DAG)")
+    monitor: MonitorSpec | None = Field(None, description="drift monitoring of arriving batches (`__monitor` DAG)")
 
 
 class AssetSchedule(StrictModel):
     assets: Annotated[list[str], Field(min_length=1)] = Field(description="asset URIs; all must update (AND)")
+    cron: Annotated[str, Field(min_length=1)] | None = Field(
+        None, description="schedule.train only: also run on this cron or preset; either one starts a run "
+                          "(Airflow's AssetOrTimeSchedule)")
 
 
 ScheduleValue = str | AssetSchedule | None
@@ -551,9 +630,13 @@ class OnDataSchedule(StrictModel):
 
 
 class Schedules(StrictModel):
-    train: ScheduleValue = Field(None, description="cron, preset (@daily), `{assets: [...]}` or null (manual)")
+    train: ScheduleValue = Field(
+        None, description="cron, preset (@daily), `{assets: [...]}`, both `{assets: [...], cron: ...}`, or null "
+                          "(manual; with a monitor: the retrain asset)")
     batch: str | AssetSchedule | OnDataSchedule | None = Field(
         None, description="the batch DAG: cron, preset, `{assets: [...]}`, `{on_data: true}` or null (manual)")
+    monitor: str | AssetSchedule | OnDataSchedule | None = Field(
+        None, description="the monitor DAG: cron, preset, `{assets: [...]}`, `{on_data: true}` or null (manual)")
 
 
 class DagSettings(StrictModel):

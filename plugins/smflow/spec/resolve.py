@@ -19,6 +19,7 @@ from smflow.spec.errors import Path_, SpecError, SpecIssue
 from smflow.spec.load import SourceMap
 from smflow.spec.model import (
     AssetSchedule,
+    BaselineStep,
     ConditionStep,
     CreateModelStep,
     DeployStep,
@@ -33,6 +34,7 @@ from smflow.spec.model import (
     TrainingStep,
     TransformStep,
 )
+from smflow.spec.monitor_checks import default_baseline_step, monitor_problems
 from smflow.spec.parameters import check_parameters
 from smflow.spec.paths import path_problem, probe, resolved
 from smflow.spec.processing_paths import RESERVED, container_path_problem, input_destination, output_paths
@@ -51,6 +53,8 @@ def step_outputs(step: Step) -> tuple[str, ...]:
         return ("predictions",)
     if isinstance(step, EvaluationStep):
         return ("evaluation",)
+    if isinstance(step, BaselineStep):
+        return ("baseline",)
     return ()
 
 
@@ -165,6 +169,22 @@ class _Resolver:
                 steps[step.name] = node
                 self.nodes[task_id] = node
                 self.source_ok[task_id] = ok
+            self.add_default_baseline(unit_name, unit_dir)
+
+    def add_default_baseline(self, unit_name: str, unit_dir: Path) -> None:
+        """`monitor.baseline`: the unit's `baseline` step, unless it has one of its own (monitor_checks)."""
+        step = default_baseline_step(self.spec.models[unit_name])
+        if step is None:
+            return
+        task_id = self.task_id(unit_name, step.name)
+        path: Path_ = ("models", unit_name, "monitor", "baseline")
+        if step.name in self.by_unit[unit_name] or task_id in self.nodes:
+            self.error(path, f"monitor.baseline adds a step named '{step.name}', but a step of that name exists; "
+                             "rename that step, or make it the baseline (`type: baseline`) and drop monitor.baseline")
+            return
+        node = StepNode(task_id, unit_name, step, path, unit_dir)
+        self.by_unit[unit_name][step.name] = node
+        self.nodes[task_id] = node
 
     def find_step(self, unit: str, name: str, path: Path_, *, kinds: tuple[type, ...] = ()) -> StepNode | None:
         """`step` (same unit) or `unit.step`; reports an unknown or wrong-kind step at `path`."""
@@ -333,6 +353,12 @@ class _Resolver:
         elif isinstance(step, DeployStep):
             if step.model is not None:
                 self.link(node, step.model, "model", (RegisterStep,))
+        elif isinstance(step, BaselineStep):
+            self.resolve_input(node, "data", step.data, (*node.path, "data"))
+            self.check_no_destination(node, {("data",): step.data})
+            # The version registered records the baseline (DriftCheckBaselines), so it is sketched first.
+            self.edges.update((node.task_id, other.task_id) for other in self.by_unit[node.unit].values()
+                              if isinstance(other.step, RegisterStep))
         elif isinstance(step, ConditionStep):
             self.link(node, step.report, "report", (EvaluationStep,))
             if step.beat_approved and step.beat_approved.group is None and not any(
@@ -449,9 +475,19 @@ class _Resolver:
             return list(self.nodes)
 
     def check_schedule(self) -> None:
-        for dag, value in (("train", self.spec.schedule.train), ("batch", self.spec.schedule.batch)):
+        schedules = self.spec.schedule
+        for dag, value in (("train", schedules.train), ("batch", schedules.batch), ("monitor", schedules.monitor)):
             self.check_schedule_value(dag, value)
-        for path, message in batch_problems(self.spec):
+        for dag, value in (("batch", schedules.batch), ("monitor", schedules.monitor)):
+            if isinstance(value, AssetSchedule) and value.cron is not None:
+                self.error(("schedule", dag, "cron"), f"`cron` beside `assets` applies to schedule.train; schedule "
+                                                      f"the {dag} DAG by a cron string or by assets")
+        if isinstance(schedules.train, AssetSchedule) and schedules.train.cron is not None:
+            self.check_cron(("schedule", "train", "cron"), schedules.train.cron)
+            if schedules.train.cron in ("@once", "@continuous"):
+                self.error(("schedule", "train", "cron"), f"{schedules.train.cron} is not a time schedule to combine "
+                                                          "with assets; give a cron like '0 3 * * 1' or @daily")
+        for path, message in [*batch_problems(self.spec), *monitor_problems(self.spec)]:
             self.error(path, message)
 
     def check_schedule_value(self, dag: str, value: object) -> None:
@@ -464,12 +500,16 @@ class _Resolver:
                                "smflow://pipeline/retrain")
                 elif scheme == "s3" and s3_uri_problem(uri):
                     self.error(("schedule", dag, "assets", index), f"{uri!r}: {s3_uri_problem(uri)}")
-        if isinstance(value, str) and value not in AIRFLOW_PRESETS:
+        if isinstance(value, str):
+            self.check_cron(("schedule", dag), value)
+
+    def check_cron(self, path: Path_, value: str) -> None:
+        if value not in AIRFLOW_PRESETS:
             from croniter import croniter
 
             if not croniter.is_valid(value):
-                self.error(("schedule", dag), f"'{value}' is not a valid cron expression or preset; use 5 fields "
-                                              "like '0 3 * * *', or one of " + ", ".join(sorted(AIRFLOW_PRESETS)))
+                self.error(path, f"'{value}' is not a valid cron expression or preset; use 5 fields "
+                                 "like '0 3 * * *', or one of " + ", ".join(sorted(AIRFLOW_PRESETS)))
 
 
 def resolve(spec: PipelineSpec, source: SourceMap, file: Path) -> PipelineDocument:

@@ -34,7 +34,8 @@ def test_every_compiled_request_passes_botocore_validation(capsys: pytest.Captur
         for dag in pipeline["dags"]:
             for task in dag["tasks"]:
                 if task["operation"] is None:
-                    assert task["kind"] in {"condition", "resolve_model", "find_batches"}  # no request of their own
+                    assert task["kind"] in {"condition", "resolve_model", "find_batches", "baseline", "monitor_resolve",
+                                            "drift_check", "retrain_signal"}  # no request of their own
                     continue
                 validate_request(task["operation"], task["request"])
                 final = rendered(task, dag["dag_id"], "manual__2026-11-23T12:00:00+00:00")

@@ -70,7 +70,7 @@ def test_one_operator_class_per_step_kind_named_without_sagemaker() -> None:
     from smflow.compile.kinds import STEP_KINDS
 
     classes = list(OPERATORS.values())
-    assert len(set(classes)) == len(classes) == len(STEP_KINDS) == 12
+    assert len(set(classes)) == len(classes) == len(STEP_KINDS) == 16
     for cls in classes:
         assert not cls.__name__.startswith("SageMaker") and cls.__name__.endswith("Operator"), cls
         assert cls.__doc__, cls
@@ -84,12 +84,13 @@ def test_error_loader_raises_every_positioned_line_and_passes_when_fixed(pipelin
     with pytest.raises(PipelineSpecImportError) as raised:
         report_pipeline_errors("dags/smflow_pipeline_errors.py", pipelines)
     assert f"{broken}:5:" in str(raised.value) and "unknown step type" in str(raised.value)
-    assert set(build_dags(pipelines).dags) == {"diabetes__train", "diabetes__batch"}
+    assert set(build_dags(pipelines).dags) == {"diabetes__train", "diabetes__batch", "diabetes__monitor"}
     broken.write_text("pipeline: broken\nmodels:\n  m:\n    steps:\n"
                       "      - {name: a, type: processing, entry_point: a.py}\n")
     (broken.parent / "a.py").write_text("print('hi')\n")
     report_pipeline_errors("dags/smflow_pipeline_errors.py", pipelines)
-    assert set(build_dags(pipelines).dags) == {"diabetes__train", "diabetes__batch", "broken__train"}
+    assert set(build_dags(pipelines).dags) == {"diabetes__train", "diabetes__batch", "diabetes__monitor",
+                                               "broken__train"}
 
 
 def test_bad_airflow_settings_are_positioned_errors(pipelines: Path) -> None:

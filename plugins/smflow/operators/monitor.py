@@ -1,0 +1,190 @@
+"""The monitor DAG's operators: the version in production and its baseline, the drift of each new batch, and the
+retrain Asset on dataset drift (once per cool-down).
+
+Each batch is checked once: its report `<output>/<batch>/drift.json` records the batch digest and is the ledger
+(smflow/batch/drift_ledger.py). The retrain task is skipped, not failed, when nothing drifted or a retraining was
+triggered within the cool-down: "Airflow marks an asset as updated only if the task completes successfully"
+(https://airflow.apache.org/docs/apache-airflow/stable/authoring-and-scheduling/asset-scheduling.html), so a
+skipped retrain task starts no train run.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+
+from smflow.batch.discovery import Batch, find_batches, folder_prefix
+from smflow.batch.drift_ledger import (
+    REPORT_HTML,
+    REPORT_JSON,
+    cooling_until,
+    last_retrain,
+    report_uri,
+    unchecked,
+)
+from smflow.errors import UserError
+from smflow.operators.base import SmflowOperator
+from smflow.operators.batch import resolve_package, upstream_outputs
+from smflow.operators.monitor_data import read_tables
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from smflow.executors.base import Executor
+    from smflow.operators.result import TaskResult
+
+
+def package_baseline(package: dict[str, Any]) -> str | None:
+    """The baseline a model package version was registered with (DriftCheckBaselines data-quality statistics)."""
+    statistics = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality", {}).get("Statistics") or {}
+    uri = statistics.get("S3Uri")
+    return str(uri) if uri else None
+
+
+def stored(executor: Executor, uri: str) -> bytes | None:
+    return executor.read_bytes(uri) if executor.exists(uri) else None
+
+
+class MonitorResolveOperator(SmflowOperator):
+    """`<unit>.resolve_baseline`: the version in production (pinned, else latest Approved) and its baseline."""
+
+    ui_color = "#e5dbff"
+
+    def execute(self, context: Context) -> TaskResult:
+        executor = self.get_executor()
+        group, version = self.params_["group"], self.params_.get("version")
+        package = resolve_package(executor, group, version)
+        arn, number = package["ModelPackageArn"], int(package["ModelPackageVersion"])
+        baseline = package_baseline(package)
+        if baseline is None:
+            raise AirflowFailException(f"{arn} (version {number}) was registered without a drift baseline "
+                                       "(DriftCheckBaselines), so there is nothing to compare batches with; run the "
+                                       "train DAG with `monitor:` configured to register a version that has one, "
+                                       f"and approve it (`smflow registry approve {group} VERSION`)")
+        self.log.info("monitoring against version %s of %s (%s): baseline %s", number, group,
+                      package.get("ModelApprovalStatus"), baseline)
+        return self.result(arn, str(package.get("ModelApprovalStatus")),
+                           {"model_package_arn": arn, "model_version": number, "baseline": baseline})
+
+
+class DriftCheckOperator(SmflowOperator):
+    """`<unit>.check_drift`: every complete batch not checked yet, compared with the baseline; reports written."""
+
+    ui_color = "#fff3bf"
+
+    def execute(self, context: Context) -> TaskResult:
+        from smflow.drift.compare import DriftConfig
+        from smflow.drift.sketch import Baseline
+
+        executor = self.get_executor()
+        params = self.params_
+        model = upstream_outputs(context, params["resolve_task"])
+        output = params["output"]
+        present = find_batches(executor.list_objects(folder_prefix(params["input"])), params["input"],
+                               params["pattern"], params.get("marker"))
+        try:
+            owed = unchecked(present, output, lambda uri: stored(executor, uri))
+        except ValueError as e:
+            raise AirflowFailException(str(e)) from None
+        self.log.info("%d batch(es) under %s; %d not checked yet: %s", len(present), params["input"], len(owed),
+                      ", ".join(b.batch_id for b in owed) or "none")
+        baseline_uri = str(model["baseline"])
+        try:
+            baseline = Baseline.from_json(executor.read_bytes(baseline_uri).decode(), baseline_uri)
+            config = DriftConfig.from_mapping(params["drift"], params.get("where", "monitor"))
+        except (UserError, ValueError) as e:
+            raise AirflowFailException(f"baseline {baseline_uri}: {e}") from None
+        checked, failed = [], []
+        for batch in owed:
+            try:
+                checked.append(self.check(executor, batch, baseline, config, model, context))
+            except (UserError, ValueError) as e:
+                self.log.error("batch %s: %s", batch.batch_id, e)
+                failed.append(f"{batch.batch_id}: {e}")
+        if failed:
+            raise AirflowException(f"{len(failed)} of {len(owed)} batch(es) could not be checked (the others are "
+                                   "checked and recorded): " + "; ".join(failed))
+        drifted = [c for c in checked if c["dataset_drift"]]
+        result = self.result(f"{len(checked)} batch(es)", "Drift" if drifted else "NoDrift",
+                             {"reports": output, "drifted_batches": len(drifted)})
+        result["checked"] = checked
+        return result
+
+    def check(self, executor: Executor, batch: Batch, baseline: Any, config: Any, model: dict[str, Any],
+              context: Context) -> dict[str, Any]:
+        """One batch against the baseline: drift.json (the report, the batch digest, the version) and drift.html."""
+        import pyarrow as pa
+
+        from smflow.drift.compare import compare
+        from smflow.drift.report_html import render_html
+        from smflow.drift.sketch import sketch_table
+
+        params = self.params_
+        uris = [uri for uri, _ in batch.objects]
+        features = params.get("columns")
+        tables = list(read_tables(executor, uris, features, features, params.get("exclude") or []))
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        current = sketch_table(table, edges_from=baseline)  # on the baseline's edges: what compare judges
+        report = compare(baseline, current, config)
+        json_uri = report_uri(params["output"], batch.batch_id, REPORT_JSON)
+        html_uri = report_uri(params["output"], batch.batch_id, REPORT_HTML)
+        document = {
+            **report.to_dict(),
+            "batch": {"batch_id": batch.batch_id, "digest": batch.digest, "rows": table.num_rows,
+                      "objects": [{"uri": uri, "etag": etag} for uri, etag in batch.objects]},
+            "model": {"model_package_arn": model["model_package_arn"], "model_version": model["model_version"],
+                      "baseline": model["baseline"]},
+            "monitor_run": {"dag_id": self.dag_id, "run_id": str(context["run_id"])},
+            "html": html_uri,
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        executor.write_bytes(html_uri, render_html(report, baseline, current).encode())
+        executor.write_bytes(json_uri, json.dumps(document, indent=2, default=str).encode())  # the ledger: last
+        drifted = sorted(report.drifted)
+        self.log.info("batch %s (%d rows): %s; %d drifted feature(s)%s; report %s (HTML %s)", batch.batch_id,
+                      table.num_rows, "DATASET DRIFT" if report.dataset_drift else "no dataset drift", len(drifted),
+                      f": {', '.join(drifted)}" if drifted else "", json_uri, html_uri)
+        return {"batch_id": batch.batch_id, "dataset_drift": bool(report.dataset_drift), "drifted": drifted,
+                "features": len(report.features), "report": json_uri, "html": html_uri}
+
+
+class RetrainSignalOperator(SmflowOperator):
+    """`<unit>.retrain`: update the retrain Asset when a batch drifted and no retraining was triggered within the
+    cool-down; skipped otherwise. The event's extra carries the report, the monitor run and the drifted features."""
+
+    ui_color = "#ffc9c9"
+
+    def execute(self, context: Context) -> TaskResult:
+        params = self.params_
+        checked = (context["ti"].xcom_pull(task_ids=params["check_task"]) or {}).get("checked", [])
+        drifted = [c for c in checked if c.get("dataset_drift")]
+        if not drifted:
+            raise AirflowSkipException(f"no dataset drift in {len(checked)} newly checked batch(es): no retraining")
+        executor = self.get_executor()
+        record_uri = params["cooldown_record"]
+        record = last_retrain(stored(executor, record_uri), record_uri)
+        cooldown = timedelta(seconds=float(params["cooldown_seconds"]))
+        until = cooling_until(record, cooldown)
+        if until is not None and record is not None:
+            raise AirflowSkipException(
+                f"dataset drift in {', '.join(c['batch_id'] for c in drifted)}, but drift already triggered a "
+                f"retraining at {record['emitted_at']} (run {record.get('run_id')}, report {record.get('report')}), "
+                f"within the cool-down of {cooldown}; none is triggered before {until.isoformat(timespec='seconds')}")
+        latest = drifted[-1]
+        extra = {"report": latest["report"], "html": latest["html"], "dag_id": self.dag_id,
+                 "run_id": str(context["run_id"]), "batches": [c["batch_id"] for c in drifted],
+                 "drifted": sorted({f for c in drifted for f in c["drifted"]})}
+        record = {"emitted_at": datetime.now(UTC).isoformat(timespec="seconds"), **extra}
+        executor.write_bytes(record_uri, json.dumps(record, indent=2).encode())
+        for uri in params["outlets"]:
+            context["outlet_events"][Asset(uri)].extra = extra
+        self.log.info("dataset drift in %s: updating %s for %s (report %s); cool-down until %s",
+                      ", ".join(extra["batches"]), ", ".join(params["outlets"]), params.get("train_dag"),
+                      latest["report"], (datetime.now(UTC) + cooldown).isoformat(timespec="seconds"))
+        return self.result(", ".join(params["outlets"]), "Triggered", {"report": latest["report"],
+                                                                      "batches": extra["batches"],
+                                                                      "drifted": extra["drifted"]})

@@ -1,0 +1,124 @@
+"""Whole-document checks of drift monitoring: batches to check, a baseline to check them against, a model package
+group to find the version in production, reports apart from inputs, drift tests that exist. Positioned like every
+other spec problem; called from resolve()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smflow.errors import SmflowError
+from smflow.spec.errors import Path_
+from smflow.spec.model import (
+    BaselineStep,
+    ModelUnit,
+    MonitorSpec,
+    OnDataSchedule,
+    PipelineSpec,
+    RegisterStep,
+)
+
+DEFAULT_PATTERN = "*.csv"
+
+
+def monitored_units(spec: PipelineSpec) -> dict[str, ModelUnit]:
+    return {name: unit for name, unit in spec.models.items() if unit.monitor is not None}
+
+
+def default_baseline_step(unit: ModelUnit) -> BaselineStep | None:
+    """The `baseline` step `monitor.baseline` adds to a unit that has no baseline step of its own."""
+    monitor = unit.monitor
+    if monitor is None or monitor.baseline is None or any(isinstance(s, BaselineStep) for s in unit.steps):
+        return None
+    return BaselineStep(name="baseline", type="baseline", data=monitor.baseline.data,
+                        columns=monitor.baseline.columns)
+
+
+def monitor_input(unit: ModelUnit) -> str | None:
+    """Where the batches to check arrive: `monitor.input`, else the batches the batch DAG scores."""
+    assert unit.monitor is not None
+    return unit.monitor.input or (unit.batch.input if unit.batch else None)
+
+
+def monitor_pattern(unit: ModelUnit) -> str:
+    assert unit.monitor is not None
+    return unit.monitor.pattern or (unit.batch.pattern if unit.batch else DEFAULT_PATTERN)
+
+
+def monitor_output(spec: PipelineSpec, name: str, monitor: MonitorSpec) -> str:
+    """Where a unit's drift reports go (ending in '/'): `monitor.output`, else <bucket>/<prefix>/monitoring/<unit>/."""
+    output = monitor.output or f"s3://{spec.defaults.bucket}/{spec.prefix}/monitoring/{name}/"
+    return output if output.endswith("/") else output + "/"
+
+
+def drift_mapping(monitor: MonitorSpec) -> dict[str, Any]:
+    """`monitor`'s drift settings as the drift library's DriftConfig.from_mapping reads them."""
+    return {"drift_share": monitor.drift_share,
+            "features": {name: feature.model_dump(exclude_none=True) for name, feature in monitor.features.items()}}
+
+
+def monitor_problems(spec: PipelineSpec) -> list[tuple[Path_, str]]:
+    """(key path, message) for every monitoring problem of the document."""
+    problems: list[tuple[Path_, str]] = []
+    units = monitored_units(spec)
+    for name, unit in units.items():
+        problems.extend(_unit_problems(spec, name, unit))
+    if spec.schedule.monitor is not None and not units:
+        problems.append((("schedule", "monitor"), "a monitor schedule is set but no model unit has a `monitor:` "
+                                                  "section; add one (baseline, input) or remove schedule.monitor"))
+    if isinstance(spec.schedule.monitor, OnDataSchedule) and len(units) > 1:
+        problems.append((("schedule", "monitor", "on_data"),
+                         f"on_data waits for one input, but {len(units)} model units have `monitor:` "
+                         f"({', '.join(sorted(units))}); schedule the monitor DAG by cron or assets instead"))
+    return problems
+
+
+def _unit_problems(spec: PipelineSpec, name: str, unit: ModelUnit) -> list[tuple[Path_, str]]:
+    monitor = unit.monitor
+    assert monitor is not None
+    path: Path_ = ("models", name, "monitor")
+    problems: list[tuple[Path_, str]] = []
+    baselines = [s for s in unit.steps if isinstance(s, BaselineStep)]
+    if monitor.baseline is not None and baselines:
+        problems.append(((*path, "baseline"), f"model unit '{name}' has a baseline step ('{baselines[0].name}') "
+                                              "and monitor.baseline; keep one of them"))
+    elif monitor.baseline is None and not baselines:
+        problems.append((path, f"model unit '{name}' has nothing to compare batches with: set `baseline: {{data: "
+                               "<step>.<output>}` (the training data, e.g. preprocess.train) or add a "
+                               "`type: baseline` step"))
+    if len(baselines) > 1:
+        problems.append((path, f"model unit '{name}' has {len(baselines)} baseline steps "
+                               f"({', '.join(s.name for s in baselines)}); a registered version records one"))
+    registers = [s for s in unit.steps if isinstance(s, RegisterStep)]
+    if monitor.model.group is None and not registers:
+        problems.append(((*path, "model"), f"model unit '{name}' has no register step to take the model package "
+                                           "group from; add one, or set `model: {group: <group name>}`"))
+    source = monitor_input(unit)
+    if source is None:
+        problems.append((path, f"model unit '{name}' has no batches to check: set monitor.input (an s3:// prefix "
+                               "where batches arrive) or a `batch:` section whose input it then checks"))
+    else:
+        target, folder = monitor_output(spec, name, monitor), source if source.endswith("/") else source + "/"
+        if target.startswith(folder) or folder.startswith(target):
+            problems.append(((*path, "output" if monitor.output else "input"),
+                             f"drift reports ({target}) and arriving batches ({folder}) share a folder, so reports "
+                             "would be found as new batches; give `output` a folder outside the input"))
+    if monitor.columns is not None and len(set(monitor.columns)) != len(monitor.columns):
+        problems.append(((*path, "columns"), "a column name appears twice; name each column once"))
+    problems.extend(_drift_config_problems(monitor, path))
+    return problems
+
+
+def _drift_config_problems(monitor: MonitorSpec, path: Path_) -> list[tuple[Path_, str]]:
+    """The drift settings as the drift library reads them: an unknown statistic is reported here, not at run time."""
+    try:
+        from smflow.drift.compare import DriftConfig
+    except ImportError:  # pragma: no cover - the drift library ships with smflow
+        return []
+    problems: list[tuple[Path_, str]] = []
+    for feature, settings in drift_mapping(monitor)["features"].items():
+        try:
+            DriftConfig.from_mapping({"drift_share": monitor.drift_share, "features": {feature: settings}},
+                                     ".".join(map(str, (*path, "features", feature))))
+        except (SmflowError, ValueError, TypeError, KeyError) as e:
+            problems.append(((*path, "features", feature), str(e)))
+    return problems
