@@ -297,7 +297,8 @@ def sketch_numeric(values: FloatArray, *, bins: int = DEFAULT_BINS,
                    edges: tuple[float, ...] | None = None) -> tuple[NumericSketch, int]:
     """Sketch float64 `values` (NaN = missing) on `edges` from a reference, or on quantile edges of these;
     also return how many were missing."""
-    total = float(values.sum()) if len(values) else 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = float(values.sum()) if len(values) else 0.0
     infinite = missing = 0
     finite = values
     if not math.isfinite(total):  # one cheap sum tells whether any value is NaN or ±inf
@@ -315,17 +316,33 @@ def sketch_numeric(values: FloatArray, *, bins: int = DEFAULT_BINS,
         edges = _quantile_edges(sorted_values, bins)
     edge_array = np.asarray(edges, dtype=np.float64)
     counts = EdgeGrid(edge_array).counts(finite)
-    below = float(finite[finite < edge_array[0]].sum()) if counts[0] else 0.0
-    above = float(finite[finite >= edge_array[-1]].sum()) if counts[-1] else 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        below = float(finite[finite < edge_array[0]].sum()) if counts[0] else 0.0
+        above = float(finite[finite >= edge_array[-1]].sum()) if counts[-1] else 0.0
     if sorted_values is not None:
         low, high = float(sorted_values[0]), float(sorted_values[-1])
         distinct = int(np.count_nonzero(np.diff(sorted_values))) + 1
     else:
         low, high = float(finite.min()), float(finite.max())
         distinct = int(np.count_nonzero(counts))
-    sketch = NumericSketch(tuple(edges), tuple(int(c) for c in counts), below, above, count, float(finite.mean()),
-                           float(finite.std()), low, high, infinite, distinct)
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean, std = _finite(float(finite.mean())), _finite(float(finite.std()))
+        below, above = _finite(below) or 0.0, _finite(above) or 0.0
+    sketch = NumericSketch(tuple(edges), tuple(int(c) for c in counts), below, above, count, mean, std, low, high,
+                           infinite, distinct)
     return sketch, missing
+
+
+def _just_above(value: float) -> float:
+    """The last edge: the next float above the maximum (the maximum itself at the top of the float range,
+    where it then counts as beyond the edges)."""
+    above = float(np.nextafter(value, np.inf))
+    return above if math.isfinite(above) else value
+
+
+def _finite(value: float) -> float | None:
+    """None for a moment that overflowed (values near ±1.8e308): JSON has no inf, and no statistic needs it."""
+    return value if math.isfinite(value) else None
 
 
 def _quantile_edges(sorted_values: FloatArray, bins: int) -> tuple[float, ...]:
@@ -338,11 +355,11 @@ def _quantile_edges(sorted_values: FloatArray, bins: int) -> tuple[float, ...]:
             unique = sorted_values[np.r_[True, steps]]
     if unique is not None and len(unique) <= bins:
         values = [float(v) for v in unique]
-        return (*values, float(np.nextafter(values[-1], np.inf)))
+        return (*values, _just_above(values[-1]))
     levels = np.unique(np.r_[np.linspace(0.0, 1.0, bins + 1), TAIL_LEVELS])
     positions = np.round(levels * (len(sorted_values) - 1)).astype(np.int64)
     interior = [float(f"{v:.7g}") for v in sorted_values[positions[1:-1]]]
-    low, high = float(sorted_values[0]), float(np.nextafter(sorted_values[-1], np.inf))
+    low, high = float(sorted_values[0]), _just_above(float(sorted_values[-1]))
     kept = sorted({v for v in interior if low < v < high})
     return (low, *kept, high)
 
@@ -400,12 +417,14 @@ def _merge_numeric(name: str, a: NumericSketch, b: NumericSketch) -> NumericSket
         raise BaselineError(f"feature {name!r}: the sketches have different bin edges, so their counts cannot be "
                             "added; sketch the second with edges_from= the first")
     n = a.count + b.count
-    assert a.mean is not None and b.mean is not None and a.std is not None and b.std is not None
-    delta = b.mean - a.mean
-    mean = a.mean + delta * b.count / n
-    m2 = a.std ** 2 * a.count + b.std ** 2 * b.count + delta ** 2 * a.count * b.count / n
+    mean = std = None
+    if a.mean is not None and b.mean is not None and a.std is not None and b.std is not None:
+        delta = b.mean - a.mean
+        mean = _finite(a.mean + delta * b.count / n)  # Chan et al.'s pairwise update; float * overflows to inf
+        m2 = a.std * a.std * a.count + b.std * b.std * b.count + delta * delta * a.count * b.count / n
+        std = _finite(math.sqrt(max(m2 / n, 0.0))) if math.isfinite(m2) else None
     return NumericSketch(a.edges, tuple(x + y for x, y in zip(a.counts, b.counts, strict=True)),
-                         a.below_sum + b.below_sum, a.above_sum + b.above_sum, n, mean, math.sqrt(max(m2 / n, 0.0)),
+                         a.below_sum + b.below_sum, a.above_sum + b.above_sum, n, mean, std,
                          min(a.min, b.min), max(a.max, b.max),  # type: ignore[type-var]
                          a.infinite + b.infinite, max(a.distinct, b.distinct))
 
