@@ -61,6 +61,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     executor = make_executor("local")
     assert isinstance(executor, LocalExecutor)  # the local registry and store
     try:
+        executor.call("DescribeModelPackageGroup", {"ModelPackageGroupName": group})
+    except ClientError:
+        raise UserError(f"model package group {group} does not exist in the local registry; "
+                        "`smflow registry list` shows the groups and versions registered") from None
+    try:
         package = approved_package(executor, group=group, package=None if version is None else f"{group}/{version}")
     except ClientError as e:
         known = f"`smflow registry list --group {group}` shows its versions"

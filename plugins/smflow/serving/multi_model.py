@@ -146,7 +146,6 @@ class MultiModelCache:
             if model is not None:
                 return model
             source = self.source(target)
-            before, modules = resident_bytes(), len(sys.modules)
             extracted: Path | None = None
             model_dir = source
             if source.is_file():
@@ -158,6 +157,7 @@ class MultiModelCache:
                     shutil.rmtree(model_dir, ignore_errors=True)
                     raise ModelNotFoundError(f"model {target!r}: {source.name} is not a readable .tar.gz ({e}); "
                                              "pack it with `tar -czf model.tar.gz -C <dir> .`") from e
+            before, modules = resident_bytes(), len(sys.modules)  # the load's own growth, not the extraction's
             try:
                 container = load_container(self.container.name, model_dir, self.container.code_dir,
                                            self.container.environment, image=self.container.image)

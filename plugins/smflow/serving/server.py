@@ -132,6 +132,9 @@ async def _serve(config: ServerConfig, stop: asyncio.Event, on_listening: Callab
         print(f"model server: {waiting.exception()}", file=sys.stderr, flush=True)
         code = EXIT_LOAD_FAILED
     else:
+        if waiting.done():
+            print(f"model server: ready, POST http://{config.host}:{server.port}/invocations", file=sys.stderr,
+                  flush=True)
         await stopping
     waiting.cancel()
     await server.shutdown()
