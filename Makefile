@@ -9,6 +9,7 @@ bootstrap:
 demo: bootstrap
 	$(VENV)/bin/smflow run include/pipelines/diabetes/pipeline.yaml --dag train
 	$(PY) scripts/demo_batch.py
+	$(PY) scripts/demo_monitor.py
 
 test: bootstrap
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -28,9 +28,13 @@ MANUAL_TRIGGER = "none"  # a scheduled or manual run (registry metadata allows n
 
 
 def triggering_reports(context: Context) -> list[dict[str, Any]]:
-    """The retrain events that started this run: their drift report, monitor run and drifted features."""
+    """The retrain events that started this run: their drift report, monitor run and drifted features. A run
+    started by hand for a drift can name its report in the run conf (`{"retrain_report": URI}`)."""
     events = context.get("triggering_asset_events") or {}
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
     found: list[dict[str, Any]] = []
+    if isinstance(conf, dict) and isinstance(conf.get("retrain_report"), str):
+        found.append({"report": conf["retrain_report"], "dag_id": "(run conf)", "run_id": "-"})
     for asset_events in events.values():
         for event in asset_events:
             extra = dict(getattr(event, "extra", None) or {})

@@ -11,7 +11,7 @@ from tests.integration.real_airflow.deployment import AirflowApi
 pytestmark = pytest.mark.integration
 
 DAG_ID = "diabetes__train"
-DEMO_TASKS = ["regressor.preprocess", "regressor.train", "regressor.model", "regressor.predict",
+DEMO_TASKS = ["regressor.preprocess", "regressor.baseline", "regressor.train", "regressor.model", "regressor.predict",
               "regressor.evaluate", "regressor.gate", "regressor.register"]
 
 
