@@ -1,0 +1,131 @@
+"""The monitor's rules without Airflow running: the baseline read per object through the executor, the ledger
+(each batch checked once per contents), the cool-down, and the clear failures on a version without a baseline or
+data that does not fit the spec."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from smflow.batch.discovery import Batch
+from smflow.batch.drift_ledger import cooling_until, last_retrain, report_uri, unchecked
+from smflow.drift.sketch import Baseline
+from smflow.executors.local import LocalExecutor
+from smflow.operators.baseline import BaselineOperator
+from smflow.operators.monitor import MonitorResolveOperator, RetrainSignalOperator, package_baseline
+from smflow.operators.monitor_data import MonitorDataError, data_objects, monitored, read_object
+
+DATA = "s3://bkt/run/prep/output/train/"
+OUT = "s3://bkt/monitoring/m/"
+
+
+class FakeTaskInstance:
+    def __init__(self, values: dict[str, Any]):
+        self.values = values
+
+    def xcom_pull(self, task_ids: str) -> Any:
+        return self.values.get(task_ids)
+
+
+def executor_with_training_data(tmp_path: Path) -> LocalExecutor:
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    executor.write_bytes(DATA + "part-1.csv", b"10,1.0,a\n20,2.0,b\n")
+    executor.write_bytes(DATA + "part-2.csv", b"30,3.0,a\n")
+    executor.write_bytes(DATA + "_SUCCESS", b"")
+    return executor
+
+
+def test_the_baseline_sketches_every_object_of_the_data_without_the_label(tmp_path: Path) -> None:
+    executor = executor_with_training_data(tmp_path)
+    assert data_objects(executor, DATA.rstrip("/")) == [DATA + "part-1.csv", DATA + "part-2.csv"]
+    target = "s3://bkt/run/baseline.json"
+    operator = BaselineOperator(task_id="m.baseline", operation=None, request={}, outputs={"baseline": target},
+                                params_={"data": DATA, "columns": ["y", "x", "c"], "features": ["x", "c"],
+                                         "exclude": [], "categorical": None}, executor="local")
+    operator.get_executor = lambda: executor  # type: ignore[method-assign]
+    result = operator.execute({"dag_run": None})  # type: ignore[arg-type]
+    baseline = Baseline.from_json(executor.read_bytes(target), target)
+    assert baseline.rows == 3 and baseline.names == ["x", "c"]
+    assert result["outputs"]["trigger"] == "none" and result["outputs"]["objects"] == 2
+    conf = type("Run", (), {"conf": {"retrain_report": OUT + "b/drift.json"}})()
+    assert operator.execute({"dag_run": conf})["outputs"]["trigger"] == OUT + "b/drift.json"  # type: ignore[arg-type]
+
+
+def test_data_that_does_not_fit_the_spec_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(MonitorDataError, match="not a header-less CSV of the 2 columns named in the spec"):
+        read_object(b"1,2,3\n", "s3://b/x.csv", ["a", "b"])
+    table = read_object(b"1,2\n", "s3://b/x.csv", ["a", "b"])
+    with pytest.raises(MonitorDataError, match="has no column c"):
+        monitored(table, "s3://b/x.csv", ["a", "c"], [])
+    assert monitored(table, "s3://b/x.csv", None, ["b"]).column_names == ["a"]
+    with pytest.raises(MonitorDataError, match="no data under s3://bkt/empty/"):
+        data_objects(LocalExecutor(tmp_path / "home", tmp_path / "store"), "s3://bkt/empty/")
+
+
+def test_a_batch_is_checked_again_only_when_its_objects_change() -> None:
+    day1 = Batch("day1.csv", (("s3://bkt/in/day1.csv", "e1"),))
+    changed = Batch("day1.csv", (("s3://bkt/in/day1.csv", "e2"),))
+    stored = {report_uri(OUT, "day1.csv"): json.dumps({"batch": {"digest": day1.digest}}).encode()}
+    assert unchecked([day1], OUT, stored.get) == []
+    assert unchecked([changed], OUT, stored.get) == [changed]
+    with pytest.raises(ValueError, match="is not a drift report .* delete it to check the batch again"):
+        unchecked([day1], OUT, lambda uri: b"{}")
+
+
+def test_the_cool_down_holds_from_the_recorded_retraining() -> None:
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    record = last_retrain(json.dumps({"emitted_at": "2026-01-01T10:00:00+00:00"}).encode(), "u")
+    assert cooling_until(record, timedelta(hours=6), now) == datetime(2026, 1, 1, 16, tzinfo=UTC)
+    assert cooling_until(record, timedelta(hours=1), now) is None
+    assert last_retrain(b"not json", "u") is None and cooling_until(None, timedelta(hours=6), now) is None
+
+
+def retrain_operator() -> RetrainSignalOperator:
+    return RetrainSignalOperator(task_id="m.retrain", operation=None, request={}, executor="local", params_={
+        "check_task": "m.check_drift", "cooldown_seconds": 3600, "cooldown_record": OUT + "_retrain.json",
+        "outlets": ["smflow://p/retrain"], "train_dag": "p__train"})
+
+
+class OutletEvents(dict):
+    def __missing__(self, key: Any) -> Any:
+        self[key] = type("Accessor", (), {"extra": None})()
+        return self[key]
+
+
+def test_the_retrain_asset_is_updated_once_per_cool_down(tmp_path: Path) -> None:
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    operator = retrain_operator()
+    operator.get_executor = lambda: executor  # type: ignore[method-assign]
+    clean = {"m.check_drift": {"checked": [{"batch_id": "a", "dataset_drift": False, "drifted": []}]}}
+    with pytest.raises(AirflowSkipException, match="no dataset drift in 1 newly checked batch"):
+        operator.execute({"ti": FakeTaskInstance(clean), "run_id": "r1"})  # type: ignore[arg-type]
+    drift = {"m.check_drift": {"checked": [{"batch_id": "b", "dataset_drift": True, "drifted": ["x"],
+                                            "report": OUT + "b/drift.json", "html": OUT + "b/drift.html"}]}}
+    events = OutletEvents()
+    result = operator.execute({"ti": FakeTaskInstance(drift), "run_id": "r2",  # type: ignore[arg-type]
+                               "outlet_events": events})
+    (accessor,) = events.values()
+    assert accessor.extra["report"] == OUT + "b/drift.json" and accessor.extra["drifted"] == ["x"]
+    assert result["status"] == "Triggered" and result["outputs"]["batches"] == ["b"]
+    assert json.loads(executor.read_bytes(OUT + "_retrain.json"))["run_id"] == "r2"
+    with pytest.raises(AirflowSkipException, match="within the cool-down of 1:00:00"):
+        operator.execute({"ti": FakeTaskInstance(drift), "run_id": "r3",  # type: ignore[arg-type]
+                          "outlet_events": OutletEvents()})
+
+
+def test_a_version_without_a_baseline_fails_saying_how_to_get_one(tmp_path: Path) -> None:
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    executor.call("CreateModelPackageGroup", {"ModelPackageGroupName": "g"})
+    executor.call("CreateModelPackage", {"ModelPackageGroupName": "g", "ModelApprovalStatus": "Approved"})
+    assert package_baseline({"DriftCheckBaselines": {"ModelDataQuality": {"Statistics": {"S3Uri": "s3://b/x"}}}}) \
+        == "s3://b/x"
+    operator = MonitorResolveOperator(task_id="m.resolve_baseline", operation=None, request={}, executor="local",
+                                      params_={"group": "g", "version": None})
+    operator.get_executor = lambda: executor  # type: ignore[method-assign]
+    with pytest.raises(AirflowFailException, match="registered without a drift baseline .* `monitor:` configured"):
+        operator.execute({})  # type: ignore[arg-type]
