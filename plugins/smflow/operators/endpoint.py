@@ -55,5 +55,4 @@ class DeployModelOperator(SmflowOperator):
                       version, config)
         return self.result(endpoint, str(summary["status"]),
                            {"endpoint_name": endpoint, "endpoint_config": config,
-                            "model_package_arn": package["ModelPackageArn"], "version": version},
-                           model_package_arn=str(package["ModelPackageArn"]), version=version)
+                            "model_package_arn": package["ModelPackageArn"], "version": version})

@@ -76,14 +76,14 @@ def test_a_version_that_is_not_approved_is_refused(executor: LocalExecutor) -> N
 def test_deploy_then_rollback_restores_the_previous_version(executor: LocalExecutor) -> None:
     executor.registry.set_status(GROUP, 1, "Approved")
     first = run_deploy("run-1", model_package_arn=arn(executor, 1))
-    assert first["status"] == "InService" and first["version"] == 1
+    assert first["status"] == "InService" and first["outputs"]["version"] == 1
     assert predictions(executor) == ["2,4"]
     assert run_deploy("run-1", model_package_arn=arn(executor, 1))["outputs"]["endpoint_config"] == \
         first["outputs"]["endpoint_config"]  # a retried task finds its own config
 
     executor.registry.set_status(GROUP, 2, "Approved")
     second = run_deploy("run-2", group=GROUP)  # the latest Approved
-    assert second["version"] == 2 and second["outputs"]["endpoint_config"] != first["outputs"]["endpoint_config"]
+    assert second["outputs"]["version"] == 2 and second["outputs"]["endpoint_config"] != first["outputs"]["endpoint_config"]
     assert predictions(executor) == ["5,10"]
     assert serving_metadata(executor, 2) == second["outputs"]["endpoint_config"]
     assert serving_metadata(executor, 1) is None
