@@ -83,7 +83,8 @@ def test_deploy_then_rollback_restores_the_previous_version(executor: LocalExecu
 
     executor.registry.set_status(GROUP, 2, "Approved")
     second = run_deploy("run-2", group=GROUP)  # the latest Approved
-    assert second["outputs"]["version"] == 2 and second["outputs"]["endpoint_config"] != first["outputs"]["endpoint_config"]
+    assert second["outputs"]["version"] == 2
+    assert second["outputs"]["endpoint_config"] != first["outputs"]["endpoint_config"]
     assert predictions(executor) == ["5,10"]
     assert serving_metadata(executor, 2) == second["outputs"]["endpoint_config"]
     assert serving_metadata(executor, 1) is None
