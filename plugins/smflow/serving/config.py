@@ -87,6 +87,13 @@ class ServerConfig(_Strict):
     keep_alive_seconds: float = Field(default=75.0, gt=0)  # an idle keep-alive connection is closed after this
     request_timeout_seconds: float = Field(default=60.0, gt=0)  # SageMaker's 60 s to answer an invocation
     shutdown_grace_seconds: float = Field(default=25.0, ge=0)  # in-flight requests may finish (SIGKILL at 30 s)
+    # A model whose calls average under this runs on the event loop; 0 puts every call on the worker threads.
+    inline_budget_seconds: float = Field(default=0.002, ge=0)
+    threads: int = Field(default=4, ge=1)  # worker threads for slow models and multi-model loads
+    # Server processes sharing the port (SO_REUSEPORT), each with its own copy of the model; None reads the first
+    # container's SAGEMAKER_MODEL_SERVER_WORKERS, else 1.
+    workers: int | None = Field(default=None, ge=1, le=64)
+    reuse_port: bool = False  # set for the worker processes of a multi-worker server
 
     @field_validator("ready_file")
     @classmethod

@@ -63,15 +63,21 @@ def _number(environment: dict[str, str], name: str, default: float) -> float:
     return number
 
 
+def worker_count(config: ServerConfig) -> int:
+    if config.workers is not None or config.reuse_port:
+        return config.workers or 1
+    return int(_number(config.containers[0].environment, WORKERS_ENV, 1.0))
+
+
 class ModelServer:
     """One listening socket, its connections, the app and its worker threads, on the running event loop."""
 
     def __init__(self, config: ServerConfig, log: Callable[[str], None] | None = None):
         self.config = config
         environment = config.containers[0].environment
-        workers = int(_number(environment, WORKERS_ENV, float(max(2, os.cpu_count() or 1))))
         timeout = _number(environment, TIMEOUT_ENV, config.request_timeout_seconds)
-        self.dispatcher = Dispatcher(workers=workers, timeout=timeout)
+        self.dispatcher = Dispatcher(workers=config.threads, timeout=timeout,
+                                     inline_budget=config.inline_budget_seconds)
         self.scratch = Path(tempfile.mkdtemp(prefix="smflow-serve-"))
         self.app = ModelServerApp(config, self.dispatcher, self.scratch, *(() if log is None else (log,)))
         self.tracker: ConnectionTracker | None = None
@@ -86,7 +92,8 @@ class ModelServer:
                                   self.config.keep_alive_seconds)
         app = self.app
         self._server = await loop.create_server(lambda: HttpConnection(app.handle, limits, tracker),
-                                                self.config.host, self.config.port, backlog=1024)
+                                                self.config.host, self.config.port, backlog=1024,
+                                                reuse_port=self.config.reuse_port or None)
         self.port = self._server.sockets[0].getsockname()[1]
         if self.config.ready_file is not None:
             write_text_atomic(self.config.ready_file, json.dumps({"port": self.port, "pid": os.getpid()}))
@@ -142,8 +149,16 @@ async def _serve(config: ServerConfig, stop: asyncio.Event, on_listening: Callab
 
 
 def serve(config: ServerConfig, on_listening: Callable[[ModelServer], None] | None = None) -> int:
-    """Serve in this thread until SIGTERM/SIGINT (exit code 0), or until the model fails to load (1)."""
+    """Serve in this thread until SIGTERM/SIGINT (exit code 0), or until the model fails to load (1).
+
+    With several workers (`workers`, else the container's SAGEMAKER_MODEL_SERVER_WORKERS) this process
+    supervises that many server processes on the same port instead (`smflow.serving.workers`)."""
     check_paths(config)
+    workers = worker_count(config)
+    if workers > 1:
+        from smflow.serving.workers import supervise
+
+        return supervise(config, workers)
 
     async def main() -> int:
         stop = asyncio.Event()

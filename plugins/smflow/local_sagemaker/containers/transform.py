@@ -29,13 +29,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import sys
 import time
 import traceback
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -53,14 +51,11 @@ from smflow.local_sagemaker.containers.dataprocessing import (
 from smflow.local_sagemaker.containers.staging import ManifestError, TarballError, extract_tarball, parse_manifest
 from smflow.local_sagemaker.requirements import RequirementsInstallError, satisfy_requirements
 from smflow.local_sagemaker.store import InvalidUriError, LocalStore, ObjectNotFoundError, split_uri
-from smflow.serving.handler import (
-    DEFAULT_ACCEPT_ENV,
-    HandlerLoadError,
-    InferenceHandler,
-    UnsupportedContentTypeError,
-    load_handler,
-)
-from smflow.serving.xgboost_algorithm import XGBoostAlgorithmHandler, load_xgboost_algorithm, serves_itself
+from smflow.serving.container import LoadedContainer, describe_handler, load_container, scoped_environ
+from smflow.serving.handler import HandlerLoadError, UnsupportedContentTypeError
+from smflow.serving.xgboost_algorithm import serves_itself
+
+_Stage = LoadedContainer  # one container of the model, as the model server holds it
 
 MIB = 1024 * 1024
 DEFAULT_MAX_PAYLOAD_MB = 6
@@ -163,12 +158,12 @@ def run_transform_job(
     _log(log, f"transform job {settings.job_name}: model {model.get('ModelName', request.get('ModelName'))}, "
               f"{len(objects)} input object(s) from {settings.input_uri}")
     stages = [
-        _Stage.load(i, container, settings, store, workdir, len(containers), log)
+        _load_stage(i, container, settings, store, workdir, len(containers), log)
         for i, container in enumerate(containers)
     ]
     settings = _settle_with_container(settings, stages, log)
     totals = [0, 0]
-    with _scoped_environ(stages[0].environment):
+    with scoped_environ(stages[0].environment):
         for uri, relative in objects:
             records, requests = _transform_object(uri, relative, settings, stages, store, log)
             totals[0] += records
@@ -334,53 +329,31 @@ def _containers(model: Mapping[str, Any], request: Mapping[str, Any]) -> list[Ma
     raise TransformJobError(f"model {name} has neither PrimaryContainer nor Containers; recreate it with one")
 
 
-@dataclass
-class _Stage:
-    """One container of the model: its handler and the environment its code sees."""
-
-    handler: InferenceHandler | XGBoostAlgorithmHandler
-    environment: dict[str, str]
-    swap_environment: bool
-
-    @classmethod
-    def load(
-        cls, index: int, container: Mapping[str, Any], settings: TransformSettings, store: LocalStore,
-        workdir: Path, count: int, log: TextIO,
-    ) -> _Stage:
-        base = workdir / "model" if count == 1 else workdir / "models" / str(index)
-        model_dir = base if count == 1 else base / "model"
-        environment = {**(container.get("Environment") or {}), **settings.environment,
-                       **settings.batch_environment()}
-        _fetch_model_data(container, store, model_dir)
-        code_dir = _fetch_code(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), store, model_dir,
-                               (workdir if count == 1 else base) / "code")
-        algorithm_mode = serves_itself(container.get("Image"), environment)  # the built-in XGBoost algorithm
-        program = ("the XGBoost algorithm's own inference" if algorithm_mode
-                   else environment.get("SAGEMAKER_PROGRAM", "inference.py"))
-        _log(log, f"container {index + 1}/{count}: image {container.get('Image', '?')}, model data "
-                  f"{container.get('ModelDataUrl', 'none')}, handler {program} (run in-process)")
-        if algorithm_mode:
-            with _scoped_environ(environment):
-                try:
-                    algorithm = load_xgboost_algorithm(model_dir)
-                except HandlerLoadError as e:
-                    raise TransformJobError(f"container {index + 1}: {e}") from e
-            return cls(handler=algorithm, environment=environment, swap_environment=count > 1)
+def _load_stage(
+    index: int, container: Mapping[str, Any], settings: TransformSettings, store: LocalStore, workdir: Path,
+    count: int, log: TextIO,
+) -> _Stage:
+    """One container of the model, loaded as the model server loads it (`smflow.serving.container`), so a
+    transform and an endpoint of the same model predict alike."""
+    base = workdir / "model" if count == 1 else workdir / "models" / str(index)
+    model_dir = base if count == 1 else base / "model"
+    environment = {**(container.get("Environment") or {}), **settings.environment,
+                   **settings.batch_environment()}
+    _fetch_model_data(container, store, model_dir)
+    code_dir = _fetch_code(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), store, model_dir,
+                           (workdir if count == 1 else base) / "code")
+    image = container.get("Image")
+    _log(log, f"container {index + 1}/{count}: image {image or '?'}, model data "
+              f"{container.get('ModelDataUrl', 'none')}, handler {describe_handler(image, environment)} "
+              "(run in-process)")
+    if not serves_itself(image, environment):  # the built-in XGBoost algorithm has no script requirements
         _satisfy_requirements(code_dir, (workdir if count == 1 else base) / "deps", log)
-        with _scoped_environ(environment):
-            try:
-                handler = load_handler(model_dir, code_dir, environment.get("SAGEMAKER_PROGRAM"),
-                                       default_accept=environment.get(DEFAULT_ACCEPT_ENV),
-                                       check_requirements=False)  # satisfied above, by the policy
-            except HandlerLoadError as e:
-                raise TransformJobError(f"container {index + 1}: {e}") from e
-        return cls(handler=handler, environment=environment, swap_environment=count > 1)
-
-    def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
-        if not self.swap_environment:
-            return self.handler.invoke(body, content_type, accept)
-        with _scoped_environ(self.environment):
-            return self.handler.invoke(body, content_type, accept)
+    try:
+        return load_container(f"container {index + 1}", model_dir, code_dir, environment, image=image,
+                              swap_environment=count > 1,
+                              check_requirements=False)  # satisfied above, by the policy
+    except HandlerLoadError as e:
+        raise TransformJobError(f"container {index + 1}: {e}") from e
 
 
 def _satisfy_requirements(code_dir: Path, target: Path, log: TextIO) -> None:
@@ -438,21 +411,6 @@ def _extract_tar(store: LocalStore, uri: str, dest: Path, field: str) -> None:
     except TarballError as e:
         raise TransformJobError(f"{field} {uri} is not a readable .tar.gz archive ({e}); pack it with "
                                 "`tar -czf model.tar.gz -C <dir> .`") from e
-
-
-@contextmanager
-def _scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
-    """Set variables for the handler's code, restoring the process environment afterwards."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 # ---- inputs -------------------------------------------------------------------------------------
