@@ -266,3 +266,31 @@ def test_the_process_reports_a_bad_config_or_a_failed_load_and_exits_non_zero(tm
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 1
     assert "the model did not load" in stderr and "OSError: no weights" in stderr
+
+
+def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
+    model_dir = write_model(tmp_path / "model", source="""
+        import os
+        def model_fn(model_dir):
+            return None
+        def transform_fn(model, body, content_type, accept):
+            return str(os.getpid()), "text/plain"
+    """)
+    process, port = _spawn({"containers": [{"name": "m", "model_dir": str(model_dir)}], "workers": 2}, tmp_path)
+    try:
+        pids: set[str] = set()
+        deadline = time.monotonic() + 30
+        while len(pids) < 2 and time.monotonic() < deadline:  # each new connection lands on either worker
+            answer = invoke(port, b"x", accept="text/plain")
+            if answer.status == 200:
+                pids.add(answer.body.decode())
+        assert len(pids) == 2 and str(process.pid) not in pids
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(15) == 0
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(int(pid), 0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
