@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smflow.compile.batch import unit_output
 from smflow.compile.kinds import StepKind
 from smflow.compile.requests import CompiledTask, RequestCompiler
 from smflow.spec.model import (
@@ -23,6 +24,8 @@ from smflow.spec.monitor_checks import drift_mapping, monitor_input, monitor_out
 from smflow.spec.resolve import PipelineDocument, StepNode
 
 BASELINE_FILE = "baseline.json"
+PREDICTIONS_BASELINE_FILE = "predictions_baseline.json"
+PREDICTIONS_METADATA = "smflow:predictions_baseline"  # the version's metadata: its predictions' sketch
 COOLDOWN_FILE = "_retrain.json"  # under a unit's monitor output: the last retraining its drift triggered
 MONITOR_KINDS: tuple[StepKind, ...] = ("monitor_resolve", "drift_check", "retrain_signal")
 
@@ -75,6 +78,14 @@ def drift_check_baselines(doc: PipelineDocument, unit: str) -> dict[str, Any] | 
     return {"ModelDataQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}}
 
 
+def predictions_baseline(doc: PipelineDocument, unit: str) -> str | None:
+    """The version's `smflow:predictions_baseline` metadata, when its baseline step sketches predictions too."""
+    node = unit_baseline(doc, unit)
+    if node is None or not isinstance(node.step, BaselineStep) or node.step.predictions is None:
+        return None
+    return f"{{{{ smflow.output('{node.task_id}', 'predictions_baseline') }}}}"
+
+
 def retrain_trigger(doc: PipelineDocument, unit: str) -> str | None:
     """The version's `smflow:retrain_trigger` metadata: the drift report that started the run, if one did."""
     node = unit_baseline(doc, unit)
@@ -89,15 +100,18 @@ def baseline_task(compiler: RequestCompiler, node: StepNode) -> CompiledTask:
     uploads: list[Any] = []
     data = compiler.input_uri(node, "data", uploads)
     output = f"{compiler.run_prefix(node)}/{BASELINE_FILE}"
+    outputs = {"baseline": output}
     params: dict[str, Any] = {
         "data": data,
         "columns": step.columns if step.columns is not None else (monitor.columns if monitor else None),
         "features": monitor.columns if monitor else None,
         "exclude": list(monitor.exclude) if monitor else [],
         "categorical": monitor.categorical if monitor else None,
+        "predictions": compiler.input_uri(node, "predictions", uploads) if step.predictions is not None else None,
     }
-    return CompiledTask(node.task_id, "baseline", None, {}, {"baseline": output}, uploads, params=params,
-                        retries=step.retries)
+    if step.predictions is not None:
+        outputs["predictions_baseline"] = f"{compiler.run_prefix(node)}/{PREDICTIONS_BASELINE_FILE}"
+    return CompiledTask(node.task_id, "baseline", None, {}, outputs, uploads, params=params, retries=step.retries)
 
 
 class MonitorCompiler:
@@ -133,6 +147,8 @@ class MonitorCompiler:
             "input": source, "pattern": monitor_pattern(model_unit), "marker": monitor.marker, "output": output,
             "columns": monitor.columns, "exclude": list(monitor.exclude),
             "drift": drift_mapping(monitor), "resolve_task": ids["resolve_baseline"],
+            # prediction drift: where the batch DAG writes each batch's predictions (compile/batch.py)
+            "predictions_output": unit_output(self.spec, unit, model_unit.batch) if model_unit.batch else None,
             "where": f"models.{unit}.monitor"})
         tasks = [resolve, check]
         edges = [(resolve.task_id, check.task_id)]

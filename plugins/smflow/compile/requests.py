@@ -471,12 +471,20 @@ class RequestCompiler:
             request["ModelMetrics"] = {"ModelQuality": {"Statistics": {
                 "ContentType": "application/json",
                 "S3Uri": f"{{{{ smflow.output('{report_task}', 'report') }}}}"}}}
-        from smflow.compile.monitor import drift_check_baselines, retrain_trigger
+        from smflow.compile.monitor import (
+            PREDICTIONS_METADATA,
+            drift_check_baselines,
+            predictions_baseline,
+            retrain_trigger,
+        )
 
         baselines, trigger = drift_check_baselines(self.doc, node.unit), retrain_trigger(self.doc, node.unit)
         if baselines and trigger:
             request["DriftCheckBaselines"] = baselines
             request["CustomerMetadataProperties"]["smflow:retrain_trigger"] = trigger
+            predictions = predictions_baseline(self.doc, node.unit)
+            if predictions:
+                request["CustomerMetadataProperties"][PREDICTIONS_METADATA] = predictions
         pre: list[PreCall] = [{"operation": "CreateModelPackageGroup", "if_missing": True, "request": {
             "ModelPackageGroupName": group,
             "ModelPackageGroupDescription": f"smflow pipeline {self.spec.pipeline}, model {node.unit}"}}]

@@ -315,6 +315,7 @@ def monitor_detail(task_id: str, xcom: dict[str, Any]) -> str:
             return "  0 batch(es) to check (all checked)"
         parts = [f"{c['batch_id']}: " + (f"DRIFT ({', '.join(c['drifted'])})" if c["dataset_drift"] else
                                          f"no drift ({len(c['drifted'])}/{c['features']} features drifted)")
+                 + {True: ", predictions drifted", False: ", predictions did not"}.get(c.get("prediction_drift"), "")
                  + f" → {c['html']}" for c in xcom["checked"]]
         return "  " + "; ".join(parts)
     if task_id.endswith(".retrain") and xcom.get("status") == "Triggered":

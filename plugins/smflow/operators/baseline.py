@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from smflow.operators.result import TaskResult
 
+PREDICTION = "prediction"  # the one feature of a predictions baseline
 MANUAL_TRIGGER = "none"  # a scheduled or manual run (registry metadata allows no parentheses)
 
 
@@ -72,6 +73,22 @@ class BaselineOperator(SmflowOperator):
         rows, features = baseline.rows, baseline.names
         self.log.info("baseline of %d row(s), %d feature(s) (%s) in %d object(s) under %s → %s", rows, len(features),
                       ", ".join(features), len(objects), params["data"], target)
+        if params.get("predictions"):
+            self.sketch_predictions(params["predictions"], self.outputs["predictions_baseline"])
         trigger = triggers[0]["report"] if triggers else MANUAL_TRIGGER
         return self.result(target, "Completed", {"baseline": target, "rows": rows, "objects": len(objects),
                                                  "features": features, "trigger": trigger})
+
+    def sketch_predictions(self, source: str, target: str) -> None:
+        """The predictions at training time (one per line, as a Line-assembled transform writes them), sketched as
+        the one feature `prediction`: what the monitor compares the batch DAG's predictions with."""
+        from smflow.drift.sketch import sketch_batches
+
+        executor = self.get_executor()
+        try:
+            objects = data_objects(executor, source)
+            sketch = sketch_batches(read_tables(executor, objects, [PREDICTION], None, []))
+        except UserError as e:
+            raise AirflowFailException(f"predictions baseline of {source}: {e}") from None
+        executor.write_bytes(target, sketch.to_json().encode())
+        self.log.info("predictions baseline of %d prediction(s) under %s → %s", sketch.rows, source, target)

@@ -26,8 +26,11 @@ from smflow.batch.drift_ledger import (
     report_uri,
     unchecked,
 )
+from smflow.batch.ledger import MANIFEST_NAME, batch_output
+from smflow.compile.monitor import PREDICTIONS_METADATA
 from smflow.errors import UserError
 from smflow.operators.base import SmflowOperator
+from smflow.operators.baseline import PREDICTION
 from smflow.operators.batch import resolve_package, upstream_outputs
 from smflow.operators.monitor_data import read_tables
 
@@ -65,10 +68,13 @@ class MonitorResolveOperator(SmflowOperator):
                                        "(DriftCheckBaselines), so there is nothing to compare batches with; run the "
                                        "train DAG with `monitor:` configured to register a version that has one, "
                                        f"and approve it (`smflow registry approve {group} VERSION`)")
-        self.log.info("monitoring against version %s of %s (%s): baseline %s", number, group,
-                      package.get("ModelApprovalStatus"), baseline)
+        predictions = (package.get("CustomerMetadataProperties") or {}).get(PREDICTIONS_METADATA, "")
+        self.log.info("monitoring against version %s of %s (%s): baseline %s%s", number, group,
+                      package.get("ModelApprovalStatus"), baseline,
+                      f", predictions baseline {predictions}" if predictions else "")
         return self.result(arn, str(package.get("ModelApprovalStatus")),
-                           {"model_package_arn": arn, "model_version": number, "baseline": baseline})
+                           {"model_package_arn": arn, "model_version": number, "baseline": baseline,
+                            "predictions_baseline": predictions})
 
 
 class DriftCheckOperator(SmflowOperator):
@@ -141,6 +147,7 @@ class DriftCheckOperator(SmflowOperator):
             "monitor_run": {"dag_id": self.dag_id, "run_id": str(context["run_id"])},
             "html": html_uri,
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "prediction_drift": self.prediction_drift(executor, batch, model, config),
         }
         executor.write_bytes(html_uri, render_html(report, baseline, current).encode())
         executor.write_bytes(json_uri, json.dumps(document, indent=2, default=str).encode())  # the ledger: last
@@ -148,8 +155,39 @@ class DriftCheckOperator(SmflowOperator):
         self.log.info("batch %s (%d rows): %s; %d drifted feature(s)%s; report %s (HTML %s)", batch.batch_id,
                       table.num_rows, "DATASET DRIFT" if report.dataset_drift else "no dataset drift", len(drifted),
                       f": {', '.join(drifted)}" if drifted else "", json_uri, html_uri)
+        predicted = document["prediction_drift"]
+        if predicted.get("value") is not None:
+            self.log.info("batch %s: predictions by version %s %s (%s %.4g, threshold %.4g)", batch.batch_id,
+                          model["model_version"], "DRIFTED" if predicted["drift"] else "did not drift",
+                          predicted["statistic"], predicted["value"], predicted["threshold"])
         return {"batch_id": batch.batch_id, "dataset_drift": bool(report.dataset_drift), "drifted": drifted,
-                "features": len(report.features), "report": json_uri, "html": html_uri}
+                "features": len(report.features), "report": json_uri, "html": html_uri,
+                "prediction_drift": predicted.get("drift")}
+
+    def prediction_drift(self, executor: Executor, batch: Batch, model: dict[str, Any],
+                         config: Any) -> dict[str, Any]:
+        """The batch DAG's predictions of this batch by the version in production against the version's
+        predictions at training time; a reason instead when either is not there (yet)."""
+        from smflow.drift.compare import compare
+        from smflow.drift.sketch import Baseline, sketch_batches
+
+        output, reference_uri = self.params_.get("predictions_output"), model.get("predictions_baseline")
+        if not output or not reference_uri:
+            return {"status": "not configured (monitor.baseline.predictions and a batch: section)"}
+        folder = batch_output(output, batch.batch_id, model["model_version"])
+        if not executor.exists(folder + MANIFEST_NAME):
+            return {"status": f"no predictions of this batch by version {model['model_version']} yet ({folder})"}
+        objects = sorted(uri for uri, _ in executor.list_objects(folder) if uri.endswith(".out"))
+        try:
+            reference = Baseline.from_json(executor.read_bytes(reference_uri), reference_uri)
+            current = sketch_batches(read_tables(executor, objects, [PREDICTION], None, []), edges_from=reference)
+        except (UserError, ValueError) as e:
+            return {"status": f"predictions not compared: {e}"}
+        (result,) = compare(reference, current, config).features
+        found = result.to_dict()
+        return {"status": "compared", "drift": bool(found["drifted"]), "statistic": found["statistic"],
+                "value": found["value"], "threshold": found["threshold"], "predictions": folder,
+                "baseline": reference_uri, "rows": current.rows}
 
 
 class RetrainSignalOperator(SmflowOperator):

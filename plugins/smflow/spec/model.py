@@ -418,6 +418,9 @@ class BaselineStep(StepBase):
     columns: list[Annotated[str, Field(min_length=1)]] | None = Field(
         None, description="the data's column names when its CSV files have no header row (SageMaker's convention: "
                           "label first), e.g. [target, age, bmi]; default: monitor.columns; null: a header row")
+    predictions: Input | None = Field(
+        None, description="the model's predictions at training time (e.g. `predict.predictions`, one per line), "
+                          "sketched too: the monitor then compares the batch DAG's predictions with them")
 
 
 class DeployGuardrails(StrictModel):
@@ -570,6 +573,9 @@ class MonitorBaseline(StrictModel):
     columns: list[Annotated[str, Field(min_length=1)]] | None = Field(
         None, description="the training files' column names when they have no header row (e.g. [target, age, "
                           "bmi]: label first, as SageMaker's CSV convention); default: monitor.columns")
+    predictions: str | None = Field(
+        None, description="prediction drift: the predictions at training time to sketch, e.g. `predict.predictions`"
+                          " (one per line); each batch's predictions by the batch DAG are compared with them")
 
 
 class MonitorSpec(StrictModel):

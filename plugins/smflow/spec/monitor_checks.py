@@ -30,7 +30,7 @@ def default_baseline_step(unit: ModelUnit) -> BaselineStep | None:
     if monitor is None or monitor.baseline is None or any(isinstance(s, BaselineStep) for s in unit.steps):
         return None
     return BaselineStep(name="baseline", type="baseline", data=monitor.baseline.data,
-                        columns=monitor.baseline.columns)
+                        columns=monitor.baseline.columns, predictions=monitor.baseline.predictions)
 
 
 def monitor_input(unit: ModelUnit) -> str | None:

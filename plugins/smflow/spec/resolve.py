@@ -356,6 +356,9 @@ class _Resolver:
         elif isinstance(step, BaselineStep):
             self.resolve_input(node, "data", step.data, (*node.path, "data"))
             self.check_no_destination(node, {("data",): step.data})
+            if step.predictions is not None:
+                self.resolve_input(node, "predictions", step.predictions, (*node.path, "predictions"))
+                self.check_no_destination(node, {("predictions",): step.predictions})
             # The version registered records the baseline (DriftCheckBaselines), so it is sketched first.
             self.edges.update((node.task_id, other.task_id) for other in self.by_unit[node.unit].values()
                               if isinstance(other.step, RegisterStep))

@@ -25,7 +25,7 @@ models:
     monitor:
       columns: [a, b]
       exclude: [b]
-      baseline: {data: prep.train, columns: [y, a, b]}
+      baseline: {data: prep.train, columns: [y, a, b], predictions: prep.train}
       features: {a: {statistic: psi, threshold: 0.2}}
       drift_share: 0.3
       cooldown: 90m
@@ -46,7 +46,9 @@ def test_the_baseline_is_sketched_and_recorded_with_the_version(tmp_path: Path) 
     baseline = train.task("m.baseline")
     assert baseline.kind == "baseline" and baseline.operation is None
     assert baseline.params == {"data": "{{ smflow.output('m.prep', 'train') }}", "columns": ["y", "a", "b"],
-                               "features": ["a", "b"], "exclude": ["b"], "categorical": None}
+                               "features": ["a", "b"], "exclude": ["b"], "categorical": None,
+                               "predictions": "{{ smflow.output('m.prep', 'train') }}"}
+    assert baseline.outputs["predictions_baseline"].endswith("/m-baseline/predictions_baseline.json")
     assert baseline.outputs["baseline"].endswith("/m-baseline/baseline.json")
     assert ("m.baseline", "m.register") in train.edges
     register = train.task("m.register").request
@@ -58,6 +60,8 @@ def test_the_baseline_is_sketched_and_recorded_with_the_version(tmp_path: Path) 
     validate_request("CreateModelPackage", rendered)  # botocore's shape: DriftCheckBaselines is a real field
     assert rendered["CustomerMetadataProperties"]["smflow:retrain_trigger"] == \
         "s3://ml-bucket/m.baseline/trigger.json"
+    assert rendered["CustomerMetadataProperties"]["smflow:predictions_baseline"] == \
+        "s3://ml-bucket/m.baseline/predictions_baseline.json"
 
 
 def test_the_train_dag_also_listens_to_the_retrain_asset(tmp_path: Path) -> None:
@@ -81,6 +85,7 @@ def test_the_monitor_dag_resolves_checks_and_signals(tmp_path: Path) -> None:
     check = dag.task("m.check_drift").params
     assert check["input"] == "s3://ml-bucket/incoming/" and check["pattern"] == "*.csv"
     assert check["output"] == "s3://ml-bucket/scoring/monitoring/m/"
+    assert check["predictions_output"] == "s3://ml-bucket/scoring/predictions/m/"
     assert check["drift"] == {"drift_share": 0.3, "features": {"a": {"statistic": "psi", "threshold": 0.2}}}
     retrain = dag.task("m.retrain").params
     assert retrain["outlets"] == ["smflow://scoring/retrain"] and retrain["cooldown_seconds"] == 5400

@@ -14,10 +14,16 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from smflow.batch.discovery import Batch
 from smflow.batch.drift_ledger import cooling_until, last_retrain, report_uri, unchecked
-from smflow.drift.sketch import Baseline
+from smflow.drift.compare import DriftConfig
+from smflow.drift.sketch import Baseline, sketch_table
 from smflow.executors.local import LocalExecutor
 from smflow.operators.baseline import BaselineOperator
-from smflow.operators.monitor import MonitorResolveOperator, RetrainSignalOperator, package_baseline
+from smflow.operators.monitor import (
+    DriftCheckOperator,
+    MonitorResolveOperator,
+    RetrainSignalOperator,
+    package_baseline,
+)
 from smflow.operators.monitor_data import MonitorDataError, data_objects, monitored, read_object
 
 DATA = "s3://bkt/run/prep/output/train/"
@@ -129,3 +135,22 @@ def test_a_version_without_a_baseline_fails_saying_how_to_get_one(tmp_path: Path
     operator.get_executor = lambda: executor  # type: ignore[method-assign]
     with pytest.raises(AirflowFailException, match="registered without a drift baseline .* `monitor:` configured"):
         operator.execute({})  # type: ignore[arg-type]
+
+
+def test_prediction_drift_compares_the_batch_dags_predictions_when_there_are_some(tmp_path: Path) -> None:
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    reference = read_object("".join(f"{v}\n" for v in range(100)).encode(), "s3://bkt/p.out", ["prediction"])
+    executor.write_bytes("s3://bkt/pred-baseline.json", sketch_table(reference).to_json().encode())
+    operator = DriftCheckOperator(task_id="m.check_drift", operation=None, request={}, executor="local",
+                                  params_={"predictions_output": "s3://bkt/predictions/m/"})
+    batch = Batch("day1.csv", (("s3://bkt/in/day1.csv", "e"),))
+    model = {"model_version": 2, "predictions_baseline": "s3://bkt/pred-baseline.json"}
+    waiting = operator.prediction_drift(executor, batch, model, DriftConfig())
+    assert waiting == {"status": "no predictions of this batch by version 2 yet (s3://bkt/predictions/m/day1.csv/v2/)"}
+    folder = "s3://bkt/predictions/m/day1.csv/v2/"
+    executor.write_bytes(folder + "day1.csv.out", "".join(f"{v + 80}\n" for v in range(100)).encode())
+    executor.write_bytes(folder + "_manifest.json", b"{}")
+    found = operator.prediction_drift(executor, batch, model, DriftConfig())
+    assert found["status"] == "compared" and found["drift"] is True and found["rows"] == 100
+    assert operator.prediction_drift(executor, batch, {"model_version": 2, "predictions_baseline": ""},
+                                     DriftConfig())["status"].startswith("not configured")
