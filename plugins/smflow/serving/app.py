@@ -73,7 +73,7 @@ class ModelServerApp:
                                                      container.environment, image=container.image,
                                                      swap_environment=swap))
                 self.pipeline = SerialPipeline(containers)
-                gc.freeze()  # what loading made (modules, the model) is never garbage: keep it out of every GC pass
+            gc.freeze()  # what loading made (modules, the model) is never garbage: keep it out of every GC pass
         except Exception as e:  # HandlerLoadError and whatever model_fn raised: the reason, once
             self.load_error = f"{type(e).__name__}: {e}" if not isinstance(e, SmflowError) else str(e)
         finally:

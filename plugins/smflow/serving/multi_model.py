@@ -179,7 +179,10 @@ class MultiModelCache:
                 evicted = self._over_bounds(limit)
             for old in evicted:
                 self._unload(old)
-            gc.freeze()  # the new model's objects stay out of later GC passes (an evicted one's were freed above)
+            if len(sys.modules) != modules:
+                # The first load imported the model's libraries: keep those objects out of every later GC pass. Models
+                # themselves stay collectable (an evicted one is freed by reference counting, any cycles by the GC).
+                gc.freeze()
             self._log(f"model server: loaded {target} (~{memory / MB:.1f} MB); "
                       + (f"unloaded {', '.join(m.target for m in evicted)}; " if evicted else "")
                       + f"{len(self._models)} loaded")
@@ -207,9 +210,7 @@ class MultiModelCache:
         """Forget the model (an in-flight call keeps its own reference until it answers) and its scratch copy."""
         if model.extracted is not None:
             shutil.rmtree(model.extracted, ignore_errors=True)
-        gc.unfreeze()  # frozen objects are never collected: thaw, collect the model's cycles, freeze the rest again
-        gc.collect()
-        gc.freeze()
+
 
     def clear(self) -> None:
         with self._lock:
