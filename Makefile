@@ -10,6 +10,7 @@ demo: bootstrap
 	$(VENV)/bin/smflow run include/pipelines/diabetes/pipeline.yaml --dag train
 	$(PY) scripts/demo_batch.py
 	$(PY) scripts/demo_monitor.py
+	$(PY) scripts/demo_deploy.py
 
 test: bootstrap
 	$(PY) -m pytest -q -p no:cacheprovider tests

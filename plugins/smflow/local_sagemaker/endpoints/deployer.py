@@ -24,6 +24,7 @@ from smflow.local_sagemaker.endpoints.generation import DeploymentError, prepare
 from smflow.local_sagemaker.endpoints.records import EndpointDir, EndpointStore, clip, server_process
 from smflow.local_sagemaker.endpoints.server_process import (
     RunningServer,
+    ServerPython,
     ServerStartError,
     choose_interpreter,
     start_server,
@@ -79,8 +80,9 @@ def deploy(endpoint: EndpointDir, generation: int, store_root: Path) -> None:
         model = _model_of(endpoint.home, config)
         endpoint.log(f"deploying {config_name} (generation {generation}): model {model.get('ModelName')}")
         plan = prepare_generation(directory, model, LocalStore(store_root))
-        interpreter = choose_interpreter(plan.images, endpoint.home, endpoint.log, endpoint.log_file)
-        process = start_server(interpreter, plan.config_file, plan.ready_file, plan.log_file)
+        python = choose_interpreter(plan.images, endpoint.home, endpoint.log, endpoint.log_file,
+                                    directory / "server-packages")
+        process = start_server(python, plan.config_file, plan.ready_file, plan.log_file)
         _note_server(endpoint, generation, ProcessId.of(process.pid))
         started = wait_ready(process, plan.ready_file, plan.log_file)
         endpoint.log(f"server pid {started.pid.pid} ready on 127.0.0.1:{started.port}")
@@ -90,7 +92,7 @@ def deploy(endpoint: EndpointDir, generation: int, store_root: Path) -> None:
     except Exception as e:  # noqa: BLE001 - anything else still ends the deployment with a reason
         _record_failure(endpoint, generation, f"InternalServerError: {type(e).__name__}: {e}")
         return
-    _switch(endpoint, generation, config, model, started, interpreter)
+    _switch(endpoint, generation, config, model, started, python)
 
 
 def _note_server(endpoint: EndpointDir, generation: int, pid: ProcessId) -> None:
@@ -105,7 +107,7 @@ def _note_server(endpoint: EndpointDir, generation: int, pid: ProcessId) -> None
 
 
 def _switch(endpoint: EndpointDir, generation: int, config: dict[str, Any], model: dict[str, Any],
-            server: RunningServer, interpreter: str) -> None:
+            server: RunningServer, python: ServerPython) -> None:
     """Point the endpoint at the new server in one locked update, then stop the server it replaced."""
     replaced: dict[str, Any] = {}
 
@@ -119,7 +121,8 @@ def _switch(endpoint: EndpointDir, generation: int, config: dict[str, Any], mode
                 "ProductionVariants": variant_descriptions(config, model), "PendingDeploymentSummary": None,
                 "Pending": None, "History": history[-50:],
                 "Serving": {"Generation": generation, "EndpointConfigName": name, "pid": server.pid.serialise().strip(),
-                            "port": server.port, "interpreter": interpreter}}
+                            "port": server.port, "interpreter": python.interpreter,
+                            "pythonpath": list(python.path)}}
 
     record = endpoint.update(change)
     if (record.get("Serving") or {}).get("Generation") != generation:
@@ -156,8 +159,9 @@ def restart_serving(endpoint: EndpointDir, record: dict[str, Any]) -> dict[str, 
     ready_file = directory / "ready.json"
     endpoint.log(f"the server of generation {serving['Generation']} (pid {serving.get('pid')}) is gone; restarting it")
     try:
-        process = start_server(str(serving.get("interpreter") or sys.executable), config_file, ready_file,
-                               directory / "server.log")
+        python = ServerPython(str(serving.get("interpreter") or sys.executable),
+                              tuple(serving.get("pythonpath") or ()))
+        process = start_server(python, config_file, ready_file, directory / "server.log")
         server = wait_ready(process, ready_file, directory / "server.log")
     except (ServerStartError, OSError) as e:
         endpoint.log(f"restart failed: {e}")

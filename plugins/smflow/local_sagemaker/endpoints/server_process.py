@@ -50,57 +50,121 @@ def reap() -> None:
             _children.remove(child)
 
 
-def choose_interpreter(images: list[str], home: Path, say: Callable[[str], None], log_path: Path) -> str:
+@dataclass(frozen=True)
+class ServerPython:
+    """The interpreter a server runs with, and the extra import path giving it the server's own packages."""
+
+    interpreter: str
+    path: tuple[str, ...] = ()
+
+
+# The model server's own third-party packages (its HTTP parser, its config parsing), which an image
+# environment does not carry; uvloop is optional (a faster event loop), pyarrow optional (a faster CSV reader).
+SERVER_PACKAGES = ("pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection",
+                   "httptools", "uvloop")
+
+
+def choose_interpreter(images: list[str], home: Path, say: Callable[[str], None], log_path: Path,
+                       overlay: Path) -> ServerPython:
     """The Python the server runs in: the first image's environment (built on first use), as a transform job's
-    container does; smflow's own when image environments are off or the image is not one smflow knows."""
+    container does, so the model loads with the library versions it was trained with; smflow's own when image
+    environments are off or the image is not one smflow knows. The server's own packages that the image lacks are
+    linked into `overlay` (same Python version only) and put on its path, after the image's own packages."""
     from smflow.local_sagemaker.images.build import ensure_environment
     from smflow.local_sagemaker.images.job import environments_enabled
     from smflow.local_sagemaker.images.plan import plan_for_image, unknown_image_notice
 
+    own = ServerPython(sys.executable)
     if not environments_enabled():
         say(f"SMFLOW_IMAGE_ENVIRONMENTS=off: the server runs in smflow's own Python environment ({sys.executable})")
-        return sys.executable
+        return own
     if not images:
         say(f"the model names no image; the server runs in smflow's own Python environment ({sys.executable})")
-        return sys.executable
+        return own
     plan = plan_for_image(images[0])
     if plan is None:
         say(unknown_image_notice(images[0]))
-        return sys.executable
+        return own
     if len(set(images)) > 1:
         say(f"the model's {len(images)} containers run in one server here, in the environment of the first "
             f"({plan.ref.short}); on SageMaker each runs in its own image")
     with log_path.open("a", encoding="utf-8") as output:
         ready = ensure_environment(plan, settings.environments_root(home), say=say, output=output,
                                    should_stop=lambda: None)
+    interpreter = str(ready.interpreter)
     say(f"image {plan.ref.short}: environment {plan.key} ({'built' if ready.built_now else 'reused'})")
-    if not _runs_server(str(ready.interpreter)):
+    chosen = ServerPython(interpreter, _overlay(interpreter, overlay))
+    if not _runs_server(chosen):
         say(f"the model server's own packages do not import in {plan.key}; the server runs in smflow's own "
-            f"Python environment ({sys.executable}) instead")
-        return sys.executable
-    return str(ready.interpreter)
+            f"Python environment ({sys.executable}) instead, where the model's pickled objects may not load")
+        return own
+    return chosen
 
 
-def _runs_server(interpreter: str) -> bool:
-    """Can `interpreter` import the model server (its HTTP stack and config parsing), with smflow on its path?"""
+def _missing_packages(interpreter: str) -> list[str]:
+    probe = ("import importlib.util, json, sys; print(json.dumps([n for n in sys.argv[1:] "
+             "if importlib.util.find_spec(n) is None]))")
+    done = subprocess.run([interpreter, "-I", "-c", probe, *SERVER_PACKAGES], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        return []
+    missing: list[str] = json.loads(done.stdout)
+    return missing
+
+
+def _same_python(interpreter: str) -> bool:
+    done = subprocess.run([interpreter, "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    return done.returncode == 0 and done.stdout.strip() == sys.implementation.cache_tag
+
+
+def _overlay(interpreter: str, overlay: Path) -> tuple[str, ...]:
+    """Link smflow's copies of the server packages the image environment lacks into `overlay` (compiled ones
+    only load on the same Python, hence the check); the directory goes on the server's path."""
+    import importlib.util
+
+    missing = _missing_packages(interpreter)
+    if not missing or not _same_python(interpreter):
+        return ()
+    overlay.mkdir(parents=True, exist_ok=True)
+    for name in missing:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue  # optional here too (uvloop)
+        source = Path(spec.origin)
+        source = source.parent if source.name == "__init__.py" else source
+        target = overlay / source.name
+        if not target.exists():
+            target.symlink_to(source, target_is_directory=source.is_dir())
+    return (str(overlay),)
+
+
+def _server_env(python: ServerPython) -> dict[str, str]:
+    """The server's environment: smflow's package root, then the overlay; the image's own site-packages stay
+    ahead of the overlay because the overlay only holds packages the image lacks."""
     package_parent = str(Path(__file__).resolve().parents[3])
-    env = {**os.environ, "PYTHONPATH": package_parent}
-    done = subprocess.run([interpreter, "-c", f"import {SERVER_MODULE}"], env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, timeout=120)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, *python.path, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _runs_server(python: ServerPython) -> bool:
+    """Can the interpreter import the model server (its HTTP stack and config parsing) with that path?"""
+    done = subprocess.run([python.interpreter, "-c", f"import {SERVER_MODULE}"], env=_server_env(python),
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     return done.returncode == 0
 
 
-def start_server(interpreter: str, config_file: Path, ready_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
+def start_server(python: ServerPython, config_file: Path, ready_file: Path,
+                 log_file: Path) -> subprocess.Popen[bytes]:
     """Launch the server detached (its own session, its own process group), its output to `log_file`."""
-    package_parent = str(Path(__file__).resolve().parents[3])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     ready_file.unlink(missing_ok=True)
     reap()
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [interpreter, "-m", SERVER_MODULE, "--config", str(config_file)], cwd=config_file.parent, env=env,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+            [python.interpreter, "-m", SERVER_MODULE, "--config", str(config_file)], cwd=config_file.parent,
+            env=_server_env(python), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True)
     _children.append(process)
     return process
 
