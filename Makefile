@@ -23,3 +23,4 @@ bench: bootstrap
 	$(PY) bench/parse.py
 	$(PY) bench/local.py
 	$(PY) bench/batch.py
+	$(PY) bench/serving.py
