@@ -88,3 +88,30 @@ def test_handler_errors_are_model_errors_and_the_server_keeps_serving(service: L
     error = raised.value.response["Error"]
     assert error["Code"] == "ModelError" and error["OriginalStatusCode"] >= 500
     assert invoke(service, "ep").decode().split() == ["2,4"]
+
+
+def test_the_server_runs_in_the_model_images_environment(service: LocalSageMaker,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from smflow import settings
+    from smflow.local_sagemaker.images.build import is_ready
+    from smflow.local_sagemaker.images.plan import plan_for_image
+
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    plan = plan_for_image(image)
+    assert plan is not None
+    built = settings.environments_root() / plan.key
+    if not is_ready(built):
+        pytest.skip(f"the {plan.key} image environment is not built yet (the training tests build it)")
+    monkeypatch.setenv("SMFLOW_IMAGE_ENVIRONMENTS", "on")
+    uri = "s3://bucket/models/image/model.tar.gz"
+    from tests.unit.local_sagemaker.endpoints.conftest import model_tarball
+
+    service.store.write_bytes(uri, model_tarball(2.0))
+    service.call("CreateModel", {"ModelName": "m", "ExecutionRoleArn": "arn:aws:iam::1:role/r", "PrimaryContainer": {
+        "Image": image, "ModelDataUrl": uri, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}})
+    add_config(service, "c", "m")
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "c"})
+    assert wait_status(service, "ep", timeout=60)["EndpointStatus"] == "InService"
+    serving = service.endpoints.local_record("ep")["Serving"]
+    assert serving["interpreter"].startswith(str(built))  # the image's Python, not smflow's
+    assert invoke(service, "ep").decode().split() == ["2,4"]
