@@ -119,6 +119,7 @@ class HttpConnection(asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
         self._closing = False  # no more requests are parsed or answered
+        self._eof = False  # the client half-closed: close once what it sent is answered
         self._timer: asyncio.TimerHandle | None = None
         self._url = b""
         self._headers: dict[str, str] = {}
@@ -162,9 +163,10 @@ class HttpConnection(asyncio.Protocol):
         self._pump()
 
     def eof_received(self) -> bool | None:
+        self._eof = True
         if not self._busy and not self._queue:
             return None  # close the connection
-        return True  # the client half-closed after sending: still answer what it sent
+        return True  # the client half-closed after sending: still answer what it sent, then close
 
     # ---- parser callbacks -----------------------------------------------------------------------
 
@@ -237,7 +239,7 @@ class HttpConnection(asyncio.Protocol):
             self._read_paused = False
             self._transport.resume_reading()
         if not self._busy and not self._queue and not self._in_message and not self._closing:
-            if self._tracker.draining:
+            if self._tracker.draining or self._eof:
                 self._close()
             elif self._timer is None:
                 self._arm(self._limits.keep_alive, self._idle_timeout)
@@ -289,8 +291,8 @@ class HttpConnection(asyncio.Protocol):
 
     def _read_timeout(self) -> None:
         self._timer = None
-        if self._busy or self._queue:
-            self._in_message = False
+        if self._busy or self._queue:  # we are still answering earlier requests: the clock restarts when we are done
+            self._arm(self._limits.read_timeout, self._read_timeout)
             return
         self._reject(408, f"the request did not arrive within {self._limits.read_timeout:g} s; "
                           "send the whole request promptly")

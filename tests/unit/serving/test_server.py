@@ -157,6 +157,18 @@ def test_keep_alive_and_pipelined_requests_are_answered_in_order(start: Any, rid
     assert b"Connection: close" in parts[3]
 
 
+def test_a_client_that_half_closes_after_its_request_gets_the_answer_then_the_end(start: Any,
+                                                                                 ridge_dir: Path) -> None:
+    server = start(**single(ridge_dir))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 8\r\n\r\n"
+                    b"1,2,3,4\n")
+        raw.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        reply = _read_until_closed(raw)
+    assert reply.startswith(b"HTTP/1.1 200 OK") and time.monotonic() - started < 2
+
+
 def test_a_stalled_client_does_not_block_others_and_times_out_with_408(start: Any, ridge_dir: Path) -> None:
     server = start(**single(ridge_dir), read_timeout_seconds=1.0)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as stalled:
