@@ -16,9 +16,11 @@ The same functions sketch the *current* data on a baseline's edges: `compare` wo
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import threading
 from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -314,23 +316,21 @@ def sketch_numeric(values: FloatArray, *, bins: int = DEFAULT_BINS,
     if edges is None:
         sorted_values = np.sort(finite)
         edges = _quantile_edges(sorted_values, bins)
-    edge_array = np.asarray(edges, dtype=np.float64)
-    counts = EdgeGrid(edge_array).counts(finite)
-    with np.errstate(invalid="ignore", over="ignore"):
-        below = float(finite[finite < edge_array[0]].sum()) if counts[0] else 0.0
-        above = float(finite[finite >= edge_array[-1]].sum()) if counts[-1] else 0.0
+    binned = grid_for(tuple(edges)).summarise(finite)
     if sorted_values is not None:
-        low, high = float(sorted_values[0]), float(sorted_values[-1])
         distinct = int(np.count_nonzero(np.diff(sorted_values))) + 1
     else:
-        low, high = float(finite.min()), float(finite.max())
-        distinct = int(np.count_nonzero(counts))
-    with np.errstate(invalid="ignore", over="ignore"):
-        mean, std = _finite(float(finite.mean())), _finite(float(finite.std()))
-        below, above = _finite(below) or 0.0, _finite(above) or 0.0
-    sketch = NumericSketch(tuple(edges), tuple(int(c) for c in counts), below, above, count, mean, std, low, high,
-                           infinite, distinct)
+        distinct = int(np.count_nonzero(binned.counts))
+    sketch = NumericSketch(tuple(edges), tuple(int(c) for c in binned.counts), _finite(binned.below_sum) or 0.0,
+                           _finite(binned.above_sum) or 0.0, count, _finite(binned.mean), _finite(binned.std),
+                           binned.min, binned.max, infinite, distinct)
     return sketch, missing
+
+
+@functools.lru_cache(maxsize=4096)
+def grid_for(edges: tuple[float, ...]) -> EdgeGrid:
+    """One lookup grid per set of edges, reused by every chunk of every batch compared with a baseline."""
+    return EdgeGrid(np.asarray(edges, dtype=np.float64))
 
 
 def _just_above(value: float) -> float:
@@ -463,13 +463,26 @@ def _check_settings(top_k: int, bins: int) -> None:
         raise DataFileError(f"bins must be at least 2, not {bins}")
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for the process: its threads keep their scratch buffers (see `smflow.drift.binning`) from
+    chunk to chunk, where a pool per chunk would allocate them afresh."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="smflow-drift")
+        return _POOL
+
+
 def _run(work: Any, jobs: list[Any], threads: int | None) -> list[FeatureSketch]:
     """numpy and pyarrow release the GIL in their loops, so columns sketch in parallel threads."""
     workers = threads or min(len(jobs), os.cpu_count() or 1)
     if workers <= 1 or len(jobs) <= 1:
         return [work(job) for job in jobs]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(work, jobs))
+    return list(_pool().map(work, jobs))
 
 
 # ---- JSON ---------------------------------------------------------------------------------------------------
