@@ -24,7 +24,7 @@ def test_every_operation_in_the_table_is_a_sagemaker_operation(tmp_path: Path) -
 
 def test_an_operation_outside_the_table_is_a_validation_exception_naming_the_table(tmp_path: Path) -> None:
     with pytest.raises(ClientError) as error:
-        LocalSageMaker(home=tmp_path / "home").call("CreateEndpoint", {})
+        LocalSageMaker(home=tmp_path / "home").call("CreateHyperParameterTuningJob", {})
     assert error.value.response["Error"]["Code"] == "ValidationException"
     assert "CreateModel, CreateModelPackage" in str(error.value) and "sagemaker executor" in str(error.value)
 

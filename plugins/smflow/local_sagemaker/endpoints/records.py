@@ -27,14 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smflow.errors import SmflowError
 from smflow.local_sagemaker.jobs.records import ProcessId, read_json, write_json_atomic
 from smflow.local_sagemaker.timestamps import now_iso
 
 MAX_FAILURE_REASON = 1024
 
 
-class EndpointExistsError(FileExistsError):
-    pass
+class EndpointExistsError(SmflowError, FileExistsError):
+    """The endpoint or endpoint config name is taken."""
 
 
 def clip(reason: str) -> str:

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from smflow.errors import SmflowError
 from smflow.local_sagemaker.endpoints.server_process import ping, stop_process
 from smflow.local_sagemaker.jobs.records import ProcessId, write_json_atomic
 
@@ -22,8 +23,8 @@ RUNTIME_MODULE = "smflow.local_sagemaker.endpoints.runtime_proxy"
 START_SECONDS = 30.0
 
 
-class RuntimeStartError(RuntimeError):
-    pass
+class RuntimeStartError(SmflowError, RuntimeError):
+    """The local sagemaker-runtime did not start; the message names its log."""
 
 
 def _recorded(root: Path) -> dict[str, object]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smflow import settings
+from smflow.errors import SmflowError
 from smflow.local_sagemaker.jobs.records import ProcessId
 
 SERVER_MODULE = "smflow.serving.server"
@@ -34,8 +35,8 @@ STOP_GRACE_SECONDS = 30.0  # SageMaker: SIGTERM, then SIGKILL after 30 s
 _children: list[subprocess.Popen[bytes]] = []  # servers this process started, reaped so none lingers as a zombie
 
 
-class ServerStartError(RuntimeError):
-    pass
+class ServerStartError(SmflowError, RuntimeError):
+    """The model server exited or never passed /ping; the message (with its log's tail) is the FailureReason."""
 
 
 @dataclass(frozen=True)
