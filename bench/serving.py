@@ -8,7 +8,10 @@ asyncio on uvloop over raw keep-alive sockets, each connection sending its next 
 answer is in (closed loop), latency per request from write to parsed response.
 
 Measured, each as requests/s and p50/p99 latency, at 1 and 16 concurrent clients:
-1. single-record and 100-record CSV payloads, smflow vs FastAPI (rounds alternate the two; best round each);
+1. single-record and 100-record CSV payloads, smflow vs FastAPI (rounds alternate the servers; best round each),
+   and for single records at 16 clients three variants: smflow with every model call on its worker threads,
+   smflow with 2 worker processes (SageMaker's default of one per vCPU), and the same handler as a bare ASGI
+   callable on uvicorn (the design not taken: uvicorn's protocol instead of smflow's own);
 2. a 3-stage serial inference pipeline on smflow (featurizer → Ridge → postprocessor, CSV between stages);
 3. a multi-model endpoint with 20 models (requests spread over all 20; then with room for only 10 loaded,
    so every other request loads a model: the LRU's churn cost).
@@ -71,6 +74,32 @@ async def invocations(request: Request):
     return Response("\\n".join(map(str, model.predict(x).tolist())) + "\\n", media_type="text/csv")
 """
 
+# The alternative design measured against the raw protocol: the same handler as a bare ASGI callable on uvicorn
+# (httptools, uvloop), no framework in between.
+ASGI_APP = """
+import os
+from pathlib import Path
+from smflow.serving.handler import load_handler
+
+handler = load_handler(Path(os.environ["BENCH_MODEL_DIR"]))
+
+
+async def app(scope, receive, send):
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    if scope["path"] == "/ping":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers = dict(scope["headers"])
+    accept = headers.get(b"accept", b"").decode() or None
+    answer, content_type = handler.invoke(body, headers.get(b"content-type", b"").decode(), accept)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type.encode())]})
+    await send({"type": "http.response.body", "body": answer})
+"""
 
 # ---- the load generator (its own process) ---------------------------------------------------------------
 
@@ -229,18 +258,19 @@ def start_smflow(work: Path, label: str, config: dict) -> tuple[subprocess.Popen
     return process, wait_ready(ready, process)
 
 
-def start_fastapi(work: Path, model_dir: Path) -> tuple[subprocess.Popen, int]:
+def start_uvicorn(work: Path, model_dir: Path, module: str, source: str) -> tuple[subprocess.Popen, int]:
+    """`source` as `module.py`, served by uvicorn: one worker, httptools, uvloop, no access log."""
     import socket
 
-    (work / "fastapi_app.py").write_text(FASTAPI_APP)
+    (work / f"{module}.py").write_text(source)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "BENCH_MODEL": str(model_dir / "model.joblib")}
-    with (work / "fastapi.log").open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "fastapi_app:app", "--host", "127.0.0.1",
+    env = {**os.environ, "BENCH_MODEL": str(model_dir / "model.joblib"), "BENCH_MODEL_DIR": str(model_dir)}
+    with (work / f"{module}.log").open("w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1",
                                     "--port", str(port), "--workers", "1", "--http", "httptools", "--loop", "uvloop",
-                                    "--no-access-log", "--log-level", "warning"],
+                                    "--no-access-log", "--log-level", "warning", "--lifespan", "off"],
                                    cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=log)
     return process, wait_ready(None, process, port)
 
@@ -267,7 +297,7 @@ def csv_payloads(rows: int, count: int = 64) -> list[bytes]:
 
 def line(label: str, result: dict) -> str:
     flag = f"  ({result['errors']} non-200)" if result["errors"] else ""
-    return f"{label:>46} | {result['rps']:>9,.0f} | {result['p50_ms']:>7.2f} | {result['p99_ms']:>7.2f}{flag}"
+    return f"{label:>52} | {result['rps']:>9,.0f} | {result['p50_ms']:>7.2f} | {result['p99_ms']:>7.2f}{flag}"
 
 
 def main() -> None:
@@ -288,15 +318,17 @@ def main() -> None:
                 100: [http_request(p, csv_headers) for p in csv_payloads(100)]}
     print(f"bench/serving: Ridge ({FEATURES} features), CSV; {os.cpu_count()} cores shared by server and client; "
           f"{args.seconds:g} s per run, best of {args.rounds} alternating rounds (req/s; p50/p99 of that run)")
-    print(f"{'server, payload, clients':>46} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7}")
-    print("-" * 80)
+    print(f"{'server, payload, clients':>52} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7}")
+    print("-" * 86)
     single = {"containers": [{"name": "ridge", "model_dir": str(model_dir)}]}
     servers = {"smflow server": start_smflow(work, "single", single),
-               "FastAPI + uvicorn": start_fastapi(work, model_dir)}
-    # Variants measured on the headline case only: where the model call runs (threads vs the event loop) and
-    # SageMaker's one-worker-per-vCPU default (SAGEMAKER_MODEL_SERVER_WORKERS=2 here).
+               "FastAPI + uvicorn": start_uvicorn(work, model_dir, "fastapi_app", FASTAPI_APP)}
+    # Variants measured on the headline case only: where the model call runs (threads vs the event loop),
+    # SageMaker's one-worker-per-vCPU default (SAGEMAKER_MODEL_SERVER_WORKERS=2 here), and the same handler
+    # behind uvicorn's own HTTP protocol instead of smflow's.
     variants = {"smflow, model calls on threads": start_smflow(work, "threads", {**single, "inline_budget_seconds": 0}),
-                "smflow, 2 worker processes": start_smflow(work, "workers", {**single, "workers": 2})}
+                "smflow, 2 worker processes": start_smflow(work, "workers", {**single, "workers": 2}),
+                "smflow handler as bare ASGI on uvicorn": start_uvicorn(work, model_dir, "asgi_app", ASGI_APP)}
     best: dict[tuple[str, int, int], dict] = {}
     try:
         for rows in (1, 100):
