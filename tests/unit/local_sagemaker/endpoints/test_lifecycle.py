@@ -115,3 +115,26 @@ def test_the_server_runs_in_the_model_images_environment(service: LocalSageMaker
     serving = service.endpoints.local_record("ep")["Serving"]
     assert serving["interpreter"].startswith(str(built))  # the image's Python, not smflow's
     assert invoke(service, "ep").decode().split() == ["2,4"]
+
+
+def test_a_multi_model_endpoint_routes_by_target_model(service: LocalSageMaker) -> None:
+    from tests.unit.local_sagemaker.endpoints.conftest import model_tarball
+
+    for name, scale in (("small", 2.0), ("large", 100.0)):
+        service.store.write_bytes(f"s3://bucket/mme/{name}.tar.gz", model_tarball(scale))
+    service.call("CreateModel", {"ModelName": "mme", "ExecutionRoleArn": "arn:aws:iam::1:role/r", "PrimaryContainer": {
+        "Image": "local/model", "Mode": "MultiModel", "ModelDataUrl": "s3://bucket/mme/",
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}})
+    add_config(service, "c", "mme")
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "c"})
+    assert wait_status(service, "ep")["EndpointStatus"] == "InService"
+
+    def target(model: str) -> list[str]:
+        answer = service.invoke_endpoint({"EndpointName": "ep", "Body": b"1,2\n", "ContentType": "text/csv",
+                                          "TargetModel": model})
+        return answer["Body"].decode().split()
+
+    assert target("small.tar.gz") == ["2,4"] and target("large.tar.gz") == ["100,200"]
+    with pytest.raises(ClientError) as raised:
+        target("missing.tar.gz")
+    assert raised.value.response["Error"]["OriginalStatusCode"] == 404
