@@ -65,15 +65,20 @@ def main() -> None:
         sys.exit(f"no Approved version in {GROUP}: run scripts/demo_batch.py first (it approves one)")
     output = f"s3://{spec.defaults.bucket}/{spec.prefix}/monitoring/regressor/"
 
-    print(f"\nDrift monitoring against version {approved['version']}'s baseline (sketched from its training data "
-          "when it was trained). The batch just predicted is held back from the same data:\n", flush=True)
-    smflow("run", str(SPEC), "--dag", "monitor")
-
     run = approved.get("metadata", {}).get("smflow:run_id", "")
     runs = f"s3://{spec.defaults.bucket}/{spec.prefix}/runs/{run_key(run)}/regressor-preprocess/"
     split = [uri for uri in store.list(runs) if uri.endswith("/output/test_features/test.csv")]
     if not split:
         sys.exit(f"the test split of run {run} is not in the store ({runs}); run `make demo` again")
+    quality = unit.monitor.quality
+    if quality is not None:  # the held-back batch's labels arrive: its model quality can be measured too
+        labels = f"{quality.labels}held-back-v{approved['version']}.csv"
+        store.write_bytes(labels, store.read_bytes(split[-1].replace("/test_features/", "/test_labels/")))
+    print(f"\nDrift monitoring against version {approved['version']}'s baseline (sketched from its training data "
+          "when it was trained). The batch just predicted is held back from the same data, and its labels "
+          "arrived:\n", flush=True)
+    smflow("run", str(SPEC), "--dag", "monitor")
+
     target = f"{unit.batch.input}shifted-population.csv"
     store.write_bytes(target, shifted(store.read_bytes(split[-1]), unit.monitor.columns))
     print(f"\nA batch from another population arrived: {target} ({', '.join(SHIFT)} shifted)\n", flush=True)

@@ -149,6 +149,7 @@ class MonitorCompiler:
             "drift": drift_mapping(monitor), "resolve_task": ids["resolve_baseline"],
             # prediction drift: where the batch DAG writes each batch's predictions (compile/batch.py)
             "predictions_output": unit_output(self.spec, unit, model_unit.batch) if model_unit.batch else None,
+            "quality": monitor.quality.model_dump() if monitor.quality else None,
             "where": f"models.{unit}.monitor"})
         tasks = [resolve, check]
         edges = [(resolve.task_id, check.task_id)]

@@ -311,13 +311,16 @@ def monitor_detail(task_id: str, xcom: dict[str, Any]) -> str:
         return (f"  model package version {outputs['model_version']} ({xcom.get('status')}), "
                 f"baseline {outputs['baseline']}")
     if "checked" in xcom:
+        quality = "".join(f"; {q['batch_id']}: {q['metric']} {q['current']:.4g} vs {q['reference']:.4g} at "
+                          f"evaluation{' QUALITY DRIFT' if q['quality_drift'] else ''}"
+                          for q in xcom.get("quality", []))
         if not xcom["checked"]:
-            return "  0 batch(es) to check (all checked)"
+            return "  0 batch(es) to check (all checked)" + quality
         parts = [f"{c['batch_id']}: " + (f"DRIFT ({', '.join(c['drifted'])})" if c["dataset_drift"] else
                                          f"no drift ({len(c['drifted'])}/{c['features']} features drifted)")
                  + {True: ", predictions drifted", False: ", predictions did not"}.get(c.get("prediction_drift"), "")
                  + f" → {c['html']}" for c in xcom["checked"]]
-        return "  " + "; ".join(parts)
+        return "  " + "; ".join(parts) + quality
     if task_id.endswith(".retrain") and xcom.get("status") == "Triggered":
         return f"  updated {xcom['job_name']}: retraining (report {outputs.get('report')})"
     return ""

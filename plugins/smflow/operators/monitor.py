@@ -69,12 +69,14 @@ class MonitorResolveOperator(SmflowOperator):
                                        "train DAG with `monitor:` configured to register a version that has one, "
                                        f"and approve it (`smflow registry approve {group} VERSION`)")
         predictions = (package.get("CustomerMetadataProperties") or {}).get(PREDICTIONS_METADATA, "")
+        evaluation = ((package.get("ModelMetrics") or {}).get("ModelQuality", {}).get("Statistics") or {}).get(
+            "S3Uri", "")
         self.log.info("monitoring against version %s of %s (%s): baseline %s%s", number, group,
                       package.get("ModelApprovalStatus"), baseline,
                       f", predictions baseline {predictions}" if predictions else "")
         return self.result(arn, str(package.get("ModelApprovalStatus")),
                            {"model_package_arn": arn, "model_version": number, "baseline": baseline,
-                            "predictions_baseline": predictions})
+                            "predictions_baseline": predictions, "evaluation_report": evaluation})
 
 
 class DriftCheckOperator(SmflowOperator):
@@ -114,11 +116,44 @@ class DriftCheckOperator(SmflowOperator):
         if failed:
             raise AirflowException(f"{len(failed)} of {len(owed)} batch(es) could not be checked (the others are "
                                    "checked and recorded): " + "; ".join(failed))
-        drifted = [c for c in checked if c["dataset_drift"]]
+        quality = self.check_quality(executor, present, model, context) if params.get("quality") else []
+        drifted = [c for c in checked if c["dataset_drift"]] + [q for q in quality if q["quality_drift"]]
         result = self.result(f"{len(checked)} batch(es)", "Drift" if drifted else "NoDrift",
                              {"reports": output, "drifted_batches": len(drifted)})
         result["checked"] = checked
+        result["quality"] = quality
         return result
+
+    def check_quality(self, executor: Executor, present: list[Batch], model: dict[str, Any],
+                      context: Context) -> list[dict[str, Any]]:
+        """Model-quality drift of every batch whose labels and predictions are there and not compared yet."""
+        from smflow.operators.condition import metric_value
+        from smflow.operators.monitor_quality import batch_quality, owed
+
+        params, quality = self.params_, self.params_["quality"]
+        report = str(model.get("evaluation_report") or "")
+        if not report:
+            self.log.warning("model-quality drift: version %s has no evaluation report (ModelMetrics) to compare "
+                             "with; register it with `report:` to get one", model["model_version"])
+            return []
+        reference = metric_value(json.loads(executor.read_bytes(report)), quality["report_metric"], report)
+        run = {"dag_id": self.dag_id, "run_id": str(context["run_id"])}
+        found = []
+        for batch in present:
+            try:
+                if not owed(executor, batch, params["output"]):
+                    continue
+                done = batch_quality(executor, batch, quality, params["predictions_output"], model, reference,
+                                     params["output"], run)
+            except (UserError, ValueError) as e:
+                raise AirflowFailException(f"model-quality drift of batch {batch.batch_id}: {e}") from None
+            if done is None:
+                continue
+            self.log.info("batch %s: %s %.4g on its labels against %.4g at evaluation: %s (report %s)",
+                          batch.batch_id, done["metric"], done["current"], reference,
+                          "QUALITY DRIFT" if done["quality_drift"] else "no quality drift", done["report"])
+            found.append(done)
+        return found
 
     def check(self, executor: Executor, batch: Batch, baseline: Any, config: Any, model: dict[str, Any],
               context: Context) -> dict[str, Any]:
@@ -198,8 +233,11 @@ class RetrainSignalOperator(SmflowOperator):
 
     def execute(self, context: Context) -> TaskResult:
         params = self.params_
-        checked = (context["ti"].xcom_pull(task_ids=params["check_task"]) or {}).get("checked", [])
-        drifted = [c for c in checked if c.get("dataset_drift")]
+        pulled = context["ti"].xcom_pull(task_ids=params["check_task"]) or {}
+        checked = pulled.get("checked", [])
+        drifted = [c for c in checked if c.get("dataset_drift")] + [
+            {**q, "drifted": [q["metric"]], "html": q["report"]} for q in pulled.get("quality", [])
+            if q.get("quality_drift")]
         if not drifted:
             raise AirflowSkipException(f"no dataset drift in {len(checked)} newly checked batch(es): no retraining")
         executor = self.get_executor()

@@ -23,6 +23,7 @@ class TaskResult(TypedDict):
     predicted: NotRequired[list[dict[str, Any]]]  # batch predict: per batch its job, predictions and counts
     preprocessed: NotRequired[list[dict[str, Any]]]  # batch preprocess: per batch its job and output folder
     checked: NotRequired[list[dict[str, Any]]]       # drift check: per batch its verdict and report URIs
+    quality: NotRequired[list[dict[str, Any]]]       # drift check: per labelled batch its model-quality drift
 
 
 def output_of(value: Any, task_id: str, name: str) -> str:

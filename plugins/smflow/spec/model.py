@@ -578,6 +578,19 @@ class MonitorBaseline(StrictModel):
                           " (one per line); each batch's predictions by the batch DAG are compared with them")
 
 
+class MonitorQuality(StrictModel):
+    """Model-quality drift once labels arrive: the metric on a batch's labels and the batch DAG's predictions of
+    it, against the version's evaluation value (its registered ModelMetrics report)."""
+
+    labels: S3Uri = Field(description="s3:// prefix where labels arrive: batch B's are the objects under "
+                                      "<labels>/B, one per line in the batch's row order")
+    metric: Literal["rmse", "mae", "accuracy"] = Field(description="computed on labels vs predictions")
+    report_metric: Annotated[str, Field(min_length=1)] = Field(
+        description="the same metric in the version's evaluation report, e.g. regression_metrics.rmse.value")
+    tolerance: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
+        0.0, description="drifted when the metric is worse than at evaluation by more than this (its units)")
+
+
 class MonitorSpec(StrictModel):
     """Data drift of arriving batches against the baseline of the version in production (`<pipeline>__monitor`);
     on dataset drift the Asset `smflow://<pipeline>/retrain` is updated, which the train DAG is scheduled on."""
@@ -604,8 +617,10 @@ class MonitorSpec(StrictModel):
     cooldown: Annotated[timedelta, BeforeValidator(_duration)] = Field(
         timedelta(hours=24), description="after a drift triggered a retraining, later drifts within this time "
                                          "trigger none (one episode, one retraining): 90s, 30m, 6h, 1d")
-    retrain: bool = Field(True, description="on dataset drift, update smflow://<pipeline>/retrain (the train DAG "
-                                            "listens to it by default)")
+    retrain: bool = Field(True, description="on dataset (or quality) drift, update smflow://<pipeline>/retrain "
+                                            "(the train DAG listens to it by default)")
+    quality: MonitorQuality | None = Field(None, description="model-quality drift when labels arrive (needs a "
+                                                             "`batch:` section for the predictions)")
     model: BatchModelRef = BatchModelRef()
 
 

@@ -102,6 +102,16 @@ def _unit_problems(spec: PipelineSpec, name: str, unit: ModelUnit) -> list[tuple
             problems.append(((*path, "output" if monitor.output else "input"),
                              f"drift reports ({target}) and arriving batches ({folder}) share a folder, so reports "
                              "would be found as new batches; give `output` a folder outside the input"))
+    if monitor.quality is not None and unit.batch is None:
+        problems.append(((*path, "quality"), f"model-quality drift compares labels with the batch DAG's "
+                                             f"predictions, but model unit '{name}' has no `batch:` section; add one "
+                                             "or remove monitor.quality"))
+    if monitor.quality is not None and source is not None:
+        labels, folder = monitor.quality.labels.rstrip("/") + "/", source.rstrip("/") + "/"
+        if labels.startswith(folder) or folder.startswith(labels):
+            problems.append(((*path, "quality", "labels"), f"labels ({labels}) and arriving batches ({folder}) "
+                                                           "share a folder, so labels would be found as batches; "
+                                                           "give the labels their own folder"))
     if monitor.columns is not None and len(set(monitor.columns)) != len(monitor.columns):
         problems.append(((*path, "columns"), "a column name appears twice; name each column once"))
     problems.extend(_drift_config_problems(monitor, path))

@@ -25,6 +25,7 @@ from smflow.operators.monitor import (
     package_baseline,
 )
 from smflow.operators.monitor_data import MonitorDataError, data_objects, monitored, read_object
+from smflow.operators.monitor_quality import QualityDataError, batch_quality, metric_of, owed
 
 DATA = "s3://bkt/run/prep/output/train/"
 OUT = "s3://bkt/monitoring/m/"
@@ -154,3 +155,25 @@ def test_prediction_drift_compares_the_batch_dags_predictions_when_there_are_som
     assert found["status"] == "compared" and found["drift"] is True and found["rows"] == 100
     assert operator.prediction_drift(executor, batch, {"model_version": 2, "predictions_baseline": ""},
                                      DriftConfig())["status"].startswith("not configured")
+
+
+def test_quality_drift_waits_for_labels_and_predictions_then_is_recorded_once(tmp_path: Path) -> None:
+    assert metric_of("rmse", ["1", "2"], ["1", "4"], "w") == pytest.approx(2 ** 0.5)
+    assert metric_of("mae", ["1", "2"], ["1", "4"], "w") == 1.0
+    assert metric_of("accuracy", ["1", "a"], ["1.0", "b"], "w") == 0.5
+    with pytest.raises(QualityDataError, match="2 label.* but 1 prediction"):
+        metric_of("rmse", ["1", "2"], ["1"], "w")
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    batch = Batch("day1.csv", (("s3://bkt/in/day1.csv", "e"),))
+    quality = {"labels": "s3://bkt/labels/", "metric": "rmse", "tolerance": 1.0}
+    model = {"model_version": 1}
+    args = (quality, "s3://bkt/pred/", model, 2.0, OUT, {"dag_id": "p__monitor", "run_id": "r"})
+    assert owed(executor, batch, OUT) and batch_quality(executor, batch, *args) is None  # nothing arrived yet
+    executor.write_bytes("s3://bkt/labels/day1.csv", b"10\n20\n")
+    executor.write_bytes("s3://bkt/pred/day1.csv/v1/day1.csv.out", b"14\n24\n")
+    assert batch_quality(executor, batch, *args) is None  # predictions without their manifest: not done yet
+    executor.write_bytes("s3://bkt/pred/day1.csv/v1/_manifest.json", b"{}")
+    done = batch_quality(executor, batch, *args)
+    assert done is not None and done["current"] == 4.0 and done["quality_drift"] is True  # 4 - 2 > 1
+    assert not owed(executor, batch, OUT)
+    assert json.loads(executor.read_bytes(OUT + "day1.csv/quality.json"))["statistic"] == "quality_degradation"

@@ -88,3 +88,10 @@ def test_schedules_for_monitor_and_train(tmp_path: Path) -> None:
     assert any("schedule.train.assets[0]" in e and "not an asset URI" in e for e in found)
     found = errors(tmp_path, (HEAD + REGISTER).replace("models:", "schedule: {monitor: '0 * * * *'}\nmodels:"))
     assert any("schedule.monitor" in e and "no model unit has a `monitor:` section" in e for e in found)
+
+
+def test_quality_drift_needs_the_batch_dags_predictions(tmp_path: Path) -> None:
+    found = errors(tmp_path, HEAD + REGISTER + "    monitor:\n      input: s3://ml-bucket/in/\n"
+                   "      baseline: {data: prep.train}\n      quality: {labels: s3://ml-bucket/labels/, metric: rmse,"
+                   " report_metric: regression_metrics.rmse.value}\n")
+    assert any("models.m.monitor.quality" in e and "has no `batch:` section" in e for e in found)
