@@ -15,6 +15,7 @@ API does on the next Describe or Invoke, as SageMaker replaces an instance that 
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import sys
 from pathlib import Path
@@ -152,7 +153,23 @@ def _record_failure(endpoint: EndpointDir, generation: int, reason: str) -> None
 
 
 def restart_serving(endpoint: EndpointDir, record: dict[str, Any]) -> dict[str, Any]:
-    """Start the serving generation's server again from its prepared directory (its server died)."""
+    """Start the serving generation's server again from its prepared directory (its server died).
+
+    One restart at a time per endpoint (a lock of its own, since the record's lock is taken inside): a second
+    process that found the same dead server waits, then sees the new one alive and leaves it be."""
+    with open(endpoint.path / ".restart.lock", "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            current = endpoint.record()
+            same = (current.get("Serving") or {}).get("pid") == (record.get("Serving") or {}).get("pid")
+            if not same or current.get("EndpointStatus") != "InService":
+                return current  # restarted (or redeployed) meanwhile
+            return _restart(endpoint, current)
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _restart(endpoint: EndpointDir, record: dict[str, Any]) -> dict[str, Any]:
     serving = record["Serving"]
     directory = endpoint.generation_dir(int(serving["Generation"]))
     config_file = directory / "server.json"
