@@ -44,6 +44,7 @@ class BatchArrivalSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("input_prefix", "pattern", "marker", "output_prefix")
     ui_color = "#e6f1f2"
+    owed_for = "predict"  # what a waiting batch is owed, for the log (the monitor's sensor: "check")
 
     def __init__(
         self,
@@ -133,10 +134,11 @@ class BatchArrivalSensor(BaseSensorOperator):
         present = self.present(executor)
         waiting = self.waiting(executor, present)
         if waiting:
-            self.log.info("batches to predict under %s: %s", self.input_prefix, ", ".join(b.batch_id for b in waiting))
+            self.log.info("batches to %s under %s: %s", self.owed_for, self.input_prefix,
+                          ", ".join(b.batch_id for b in waiting))
         else:
-            self.log.info("nothing new to predict under %s (%d complete batch(es) present, all predicted or waiting "
-                          "for a model)", self.input_prefix, len(present))
+            self.log.info("nothing new to %s under %s (%d complete batch(es) present, all done or waiting for a "
+                          "model)", self.owed_for, self.input_prefix, len(present))
         self._present = present
         self._executor = executor
         return PokeReturnValue(is_done=bool(waiting), xcom_value=[b.batch_id for b in waiting])

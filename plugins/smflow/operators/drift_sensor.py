@@ -22,6 +22,8 @@ class DriftArrivalSensor(BatchArrivalSensor):
     """Succeed with the ids of batches under `input_prefix` without a drift report; otherwise wait in the
     triggerer. `output_prefix` is the unit's monitor output (where the reports are)."""
 
+    owed_for = "check"
+
     def waiting(self, executor: Executor, batches: list[Batch]) -> list[Batch]:
         if self.output_prefix is None or not batches:
             return batches
