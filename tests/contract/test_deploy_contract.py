@@ -121,3 +121,11 @@ def test_a_pending_version_is_refused_before_any_endpoint_request(executor: Reco
     with pytest.raises(deployment.DeploymentError, match="version 3 is PendingManualApproval"):
         deploy_version(executor, 3, "run-3")
     assert executor.sent("CreateEndpointConfig", "CreateEndpoint", "UpdateEndpoint") == []
+
+
+def test_invoke_endpoint_goes_through_boto3s_sagemaker_runtime_client(aws_env: str) -> None:
+    executor = SageMakerExecutor(aws_conn_id="smflow_moto", region_name="us-east-1")
+    answer = executor.invoke_endpoint({"EndpointName": "any-endpoint", "Body": b"1,2\n", "ContentType": "text/csv",
+                                       "Accept": "text/csv"})
+    assert isinstance(answer["Body"], bytes) and answer["ContentType"]  # read, as the local executor returns it
+    assert "ResponseMetadata" not in answer
