@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from smflow.errors import SmflowError
 from smflow.serving.container import LoadedContainer
 
 
-class ContainerFailure(Exception):
+class ContainerFailure(SmflowError, RuntimeError):
     """A container of a pipeline failed; `error` is what its handler raised (its status decides the answer)."""
 
     def __init__(self, container: LoadedContainer, index: int, count: int, error: Exception):
