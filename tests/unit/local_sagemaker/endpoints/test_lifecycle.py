@@ -138,3 +138,20 @@ def test_a_multi_model_endpoint_routes_by_target_model(service: LocalSageMaker) 
     with pytest.raises(ClientError) as raised:
         target("missing.tar.gz")
     assert raised.value.response["Error"]["OriginalStatusCode"] == 404
+
+
+def test_a_serial_pipeline_model_chains_its_containers(service: LocalSageMaker) -> None:
+    from tests.unit.local_sagemaker.endpoints.conftest import model_tarball
+
+    containers = []
+    for index, scale in enumerate((2.0, 10.0)):
+        uri = f"s3://bucket/serial/{index}/model.tar.gz"
+        service.store.write_bytes(uri, model_tarball(scale))
+        containers.append({"Image": "local/model", "ModelDataUrl": uri, "ContainerHostname": f"stage-{index}",
+                           "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
+    service.call("CreateModel", {"ModelName": "serial", "ExecutionRoleArn": "arn:aws:iam::1:role/r",
+                                 "Containers": containers, "InferenceExecutionConfig": {"Mode": "Serial"}})
+    add_config(service, "c", "serial")
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "c"})
+    assert wait_status(service, "ep")["EndpointStatus"] == "InService"
+    assert invoke(service, "ep").decode().split() == ["20,40"]  # (1,2) x2 then x10
