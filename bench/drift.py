@@ -240,6 +240,7 @@ def main() -> None:
         return
 
     rows, evidently_rows = args.rows, min(args.evidently_rows, args.rows)
+    started_load = os.getloadavg()[0]
     print(f"generating / reusing {rows:,} rows × {NUMERIC} numeric + {CATEGORICAL} categorical columns "
           f"(Parquet, snappy, {ROW_GROUP:,}-row groups) in {WORK} …", flush=True)
     reference, current = make_files(rows, WORK)
@@ -274,6 +275,8 @@ def main() -> None:
                             str(evidently_rows)])
     print(row(f"Evidently DataDriftPreset, {evidently_rows:,} rows", evidently))
     print()
+    print(f"machine: {os.cpu_count()} cores; load average {started_load:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+          "the end (other work on the machine slows every contender alike)")
     print(f"smflow on {rows:,} rows: {smflow['seconds']:.2f} s (target ≤ 3 s), peak {smflow['peak_rss_mib']:.0f} "
           f"MiB (target < 1024); {floor['seconds'] / smflow['seconds']:.1f}x faster than the numpy floor")
     print(f"vs Evidently on the same {evidently_rows:,} rows: {evidently['seconds'] / small['seconds']:.0f}x faster "

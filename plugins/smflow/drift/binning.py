@@ -82,8 +82,8 @@ class EdgeGrid:
         for per_edge in _CELLS_PER_EDGE:
             cells = per_edge * len(self.edges)
             scale = cells / span
-            if not np.isfinite(scale):
-                return
+            if not all(math.isfinite(v) for v in (scale, self.lo * scale, float(self.edges[-1]) * scale)):
+                return  # values near the float limits: the binary search
             edge_cells = self._cells(self.edges, scale, cells, np.empty(len(self.edges)),
                                      np.empty(len(self.edges), dtype=np.int64))
             steps = int(np.bincount(edge_cells).max())
@@ -98,8 +98,9 @@ class EdgeGrid:
                out: IntArray) -> IntArray:
         """Cell 0 below the first edge, 1..cells over the span, cells+1 from the last edge up."""
         # (x − lo)·scale + 1 as x·scale + (1 − lo·scale): one pass fewer, and still monotone in x.
-        np.multiply(values, scale, out=position)
-        np.add(position, 1.0 - self.lo * scale, out=position)
+        with np.errstate(over="ignore"):  # a value far outside the edges may overflow to ±inf: still its cell
+            np.multiply(values, scale, out=position)
+            np.add(position, 1.0 - self.lo * scale, out=position)
         np.clip(position, 0.0, float(cells + 1), out=position)
         np.copyto(out, position, casting="unsafe")
         return out

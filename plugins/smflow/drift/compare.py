@@ -43,9 +43,10 @@ class FeatureOverride:
 
 @dataclass(frozen=True)
 class DriftConfig:
-    """How drift is judged. `statistic` forces one statistic on every feature it applies to;
-    `numeric_statistic` / `categorical_statistic` per kind; `threshold` replaces every default threshold;
-    `features` overrides per feature. None everywhere: Evidently's choice by type and sample size."""
+    """How drift is judged. The statistic of a feature is its own (`features`), else its kind's
+    (`numeric_statistic` / `categorical_statistic`), else `statistic` where it applies (KS and Wasserstein to
+    numeric features only), else Evidently's choice by type and sample size. `threshold` replaces every
+    default threshold; a feature's own threshold wins over it."""
 
     drift_share: float = DEFAULT_DRIFT_SHARE
     statistic: str | None = None
@@ -86,6 +87,10 @@ class DriftConfig:
                                        "threshold")
             features[str(name)] = FeatureOverride(_statistic(override.get("statistic"), f"{path}.statistic"),
                                                   _threshold(override.get("threshold"), f"{path}.threshold"))
+        categorical = mapping.get("categorical_statistic")
+        if categorical in stats.NUMERIC_ONLY:
+            raise DriftConfigError(f"{where}.categorical_statistic: {categorical} compares numbers; use "
+                                   "jensenshannon, psi, chisquare or z for categorical features")
         return cls(drift_share=share,
                    statistic=_statistic(mapping.get("statistic"), f"{where}.statistic"),
                    numeric_statistic=_statistic(mapping.get("numeric_statistic"), f"{where}.numeric_statistic"),
@@ -97,7 +102,10 @@ class DriftConfig:
         """The statistic and threshold for one feature."""
         override = self.features.get(reference.name, FeatureOverride())
         by_kind = self.numeric_statistic if reference.kind == "numeric" else self.categorical_statistic
-        statistic = override.statistic or self.statistic or by_kind or default_statistic(reference, current)
+        every = self.statistic
+        if every in stats.NUMERIC_ONLY and reference.kind != "numeric":
+            every = None  # `statistic: ks` means "KS wherever it applies"
+        statistic = override.statistic or by_kind or every or default_statistic(reference, current)
         if statistic in stats.NUMERIC_ONLY and reference.kind != "numeric":
             where = f"features.{reference.name}.statistic" if override.statistic else "statistic"
             raise DriftConfigError(f"{where}: {statistic} compares numbers, and feature {reference.name!r} is "

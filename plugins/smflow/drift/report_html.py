@@ -7,6 +7,7 @@ attachment). Every name and value from the data is HTML-escaped.
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 import numpy as np
@@ -102,6 +103,7 @@ def _bars(labels: list[str], reference: np.ndarray, current: np.ndarray) -> str:
     slot = (_WIDTH - _PAD) / len(labels)
     bar = max(slot * 0.4, 1.0)
     plot = _HEIGHT - _PAD
+    label_every = max(1, math.ceil(90 / slot))  # axis labels ~90 px apart; every bar's tooltip has its own
     shapes = [f"<svg class=\"chart\" viewBox=\"0 0 {_WIDTH} {_HEIGHT}\" width=\"100%\" role=\"img\" "
               "xmlns=\"http://www.w3.org/2000/svg\">",
               f"<line x1=\"{_PAD}\" y1=\"{plot}\" x2=\"{_WIDTH}\" y2=\"{plot}\" stroke=\"#9aa4b1\"/>",
@@ -113,7 +115,7 @@ def _bars(labels: list[str], reference: np.ndarray, current: np.ndarray) -> str:
             shapes.append(f"<rect x=\"{x + offset:.1f}\" y=\"{plot - height:.1f}\" width=\"{bar:.1f}\" "
                           f"height=\"{height:.1f}\" fill=\"{colour}\"><title>{escape(label)}: {who} "
                           f"{float(share):.2%}</title></rect>")
-        if len(labels) <= 30:
+        if i % label_every == 0:
             shapes.append(f"<text x=\"{x + bar:.1f}\" y=\"{plot + 14}\" font-size=\"10\" text-anchor=\"middle\">"
                           f"{escape(_short(label))}</text>")
     shapes.append("</svg>")

@@ -150,7 +150,8 @@ def sketch_table(table: pa.Table | pa.RecordBatch, *, categorical: Collection[st
                  threads: int | None = None) -> Baseline:
     """Sketch every column of `table` (or, with `edges_from`, the baseline's features found in it, on its
     edges and categories). Columns named in `categorical` are categorical; otherwise numbers are numeric and
-    text, booleans and dictionaries categorical. Other types (lists, binary, …) are listed in `skipped`."""
+    text, booleans and dictionaries categorical. Other types (lists, binary, …) are listed in `skipped`.
+    Columns are sketched in the process's thread pool (a thread per core); `threads=1` keeps to this thread."""
     _check_settings(top_k, bins)
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
@@ -336,7 +337,8 @@ def grid_for(edges: tuple[float, ...]) -> EdgeGrid:
 def _just_above(value: float) -> float:
     """The last edge: the next float above the maximum (the maximum itself at the top of the float range,
     where it then counts as beyond the edges)."""
-    above = float(np.nextafter(value, np.inf))
+    with np.errstate(over="ignore"):
+        above = float(np.nextafter(value, np.inf))
     return above if math.isfinite(above) else value
 
 

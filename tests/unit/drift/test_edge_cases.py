@@ -92,6 +92,10 @@ def test_config_overrides_and_errors_name_the_key_path() -> None:
         DriftConfig.from_mapping({"colour": 1}, "monitor")
     with pytest.raises(DriftConfigError, match="categorical"):
         compare(BASELINE, REFERENCE, DriftConfig.from_mapping({"features": {"c": {"statistic": "ks"}}}, "m"))
+    with pytest.raises(DriftConfigError, match=r"m\.categorical_statistic: wasserstein compares numbers"):
+        DriftConfig.from_mapping({"categorical_statistic": "wasserstein"}, "m")
+    everywhere = compare(BASELINE, REFERENCE, DriftConfig.from_mapping({"statistic": "ks"}, "m")).features
+    assert [f.statistic for f in everywhere] == ["ks", "jensenshannon"]  # KS where it applies, else the default
 
 
 def test_quality_drift_by_direction_and_tolerance() -> None:
