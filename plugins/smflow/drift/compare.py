@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from smflow.drift import statistics as stats
-from smflow.drift.errors import DriftConfigError
+from smflow.drift.errors import BaselineError, DriftConfigError
 from smflow.drift.sketch import Baseline, FeatureSketch, sketch_table
 
 SMALL_SAMPLE = 1000
@@ -229,6 +229,9 @@ def _compare_feature(ref: FeatureSketch, cur: FeatureSketch | None, current_rows
         infinite = cur.numeric.infinite if cur.numeric is not None else 0
         return result(None, True, "all_missing", f"no usable value in the current batch ({cur.missing} missing"
                                                  + (f", {infinite} infinite" if infinite else "") + ")")
+    if ref.numeric is not None and cur.numeric is not None and cur.numeric.edges != ref.numeric.edges:
+        raise BaselineError(f"feature {ref.name!r}: the current sketch is binned on other edges than the "
+                            "baseline; sketch the current data with edges_from=baseline (or pass the table)")
     value = _statistic_value(statistic, ref, cur)
     return result(value, stats.drifted(statistic, value, threshold), "ok", _note(ref, cur))
 

@@ -68,6 +68,14 @@ def test_merge_refuses_sketches_binned_on_different_edges() -> None:
         one.merge(two)
 
 
+def test_compare_refuses_a_current_sketch_on_other_edges() -> None:
+    from smflow.drift.compare import compare
+
+    one = sketch_table(pa.table({"a": RNG.normal(size=500)}))
+    with pytest.raises(BaselineError, match="edges_from=baseline"):
+        compare(one, sketch_table(pa.table({"a": RNG.normal(size=500)})))
+
+
 def test_json_round_trip_and_size() -> None:
     table = pa.table({f"x{i}": RNG.normal(size=20_000) for i in range(100)})
     baseline = sketch_table(table)
