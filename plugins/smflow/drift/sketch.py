@@ -194,7 +194,7 @@ def sketch_batches(batches: Iterable[pa.RecordBatch | pa.Table], *, categorical:
             merged = merge_baselines([merged, part], keep=top_k * _MERGE_KEEP)
     if merged is None:
         raise DataFileError("no data to sketch: the input gave no chunk at all")
-    return _truncate(merged, top_k)
+    return _truncate(merged, top_k, edges_from)
 
 
 def sketch_file(path: str | Path, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, header: bool = True,
@@ -445,14 +445,21 @@ def _merge_categorical(a: CategoricalSketch, b: CategoricalSketch, keep: int) ->
                              max(a.distinct, b.distinct, len(totals)))
 
 
-def _truncate(baseline: Baseline, top_k: int) -> Baseline:
+def _truncate(baseline: Baseline, top_k: int, reference: Baseline | None) -> Baseline:
+    """Keep `top_k` categories per feature — beyond the reference's own, which a current sketch always keeps
+    (a reference category missing from it would read as a count of 0)."""
     features = []
     for f in baseline.features:
         cat = f.categorical
-        if cat is not None and len(cat.values) > top_k:
-            order = sorted(zip(cat.values, cat.counts, strict=True), key=lambda item: (-item[1], item[0]))
-            cat = CategoricalSketch(tuple(v for v, _ in order[:top_k]), tuple(c for _, c in order[:top_k]),
-                                    cat.other + sum(c for _, c in order[top_k:]), cat.distinct)
+        ref = reference.feature(f.name) if reference is not None else None
+        known = set(ref.categorical.values) if ref is not None and ref.categorical is not None else set()
+        if cat is not None and len(cat.values) > len(known) + top_k:
+            pairs = list(zip(cat.values, cat.counts, strict=True))
+            kept = [p for p in pairs if p[0] in known]
+            extra = sorted((p for p in pairs if p[0] not in known), key=lambda item: (-item[1], item[0]))
+            kept += extra[:top_k]
+            cat = CategoricalSketch(tuple(v for v, _ in kept), tuple(c for _, c in kept),
+                                    cat.other + sum(c for _, c in extra[top_k:]), cat.distinct)
             f = replace(f, categorical=cat)
         features.append(f)
     return replace(baseline, features=tuple(features), top_k=top_k)

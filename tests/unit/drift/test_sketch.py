@@ -115,3 +115,14 @@ def test_first_chunk_fixes_the_edges_and_later_values_fall_outside() -> None:
     numeric = merged.features[0].numeric
     assert numeric is not None and numeric.counts[-1] == 1000 and numeric.max == 6.0
     assert numeric.above_sum == pytest.approx(float(np.sum(np.linspace(5, 6, 1000))))
+
+
+def test_a_chunked_current_sketch_keeps_every_reference_category() -> None:
+    reference = pa.table({"c": [f"v{i}" for i in range(30)] * 10})
+    baseline = sketch_table(reference, top_k=30)
+    # The current batch: the reference's rarest-now categories and many new ones, over several chunks.
+    current = pa.table({"c": ["v0"] * 5 + [f"new{i}" for i in range(60)] * 20})
+    sketched = sketch_batches(current.to_batches(max_chunksize=100), top_k=5, edges_from=baseline)
+    cat = sketched.features[0].categorical
+    assert cat is not None and cat.values[:30] == baseline.features[0].categorical.values  # type: ignore[union-attr]
+    assert dict(zip(cat.values, cat.counts, strict=True))["v0"] == 5 and cat.present == current.num_rows
