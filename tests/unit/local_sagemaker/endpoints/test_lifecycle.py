@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
@@ -155,3 +157,28 @@ def test_a_serial_pipeline_model_chains_its_containers(service: LocalSageMaker) 
     service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "c"})
     assert wait_status(service, "ep")["EndpointStatus"] == "InService"
     assert invoke(service, "ep").decode().split() == ["20,40"]  # (1,2) x2 then x10
+
+
+def test_deleting_a_creating_endpoint_leaves_no_process(service: LocalSageMaker) -> None:
+    import time
+
+    add_config(service, "c", add_model(service, "m", 2.0))
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "c"})
+    time.sleep(0.3)  # the deployer is starting or has started the server
+    service.call("DeleteEndpoint", {"EndpointName": "ep"})
+    time.sleep(1.0)
+
+    def ours() -> list[str]:  # processes (deployer, server) whose command line names this test's home
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(service.home) in text:
+                found.append(text)
+        return found
+
+    assert ours() == []
+    assert service.call("ListEndpoints", {})["Endpoints"] == []
+    assert not (service.home / "endpoints" / "endpoints" / "ep").exists()
