@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smflow.errors import UsageError, UserError
+
+if TYPE_CHECKING:
+    from smflow.drift.compare import DriftReport
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
@@ -67,7 +70,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary(report: Any) -> str:
+def summary(report: DriftReport) -> str:
     """A few lines: the verdict, then each drifted feature with its statistic."""
     verdict = "DATASET DRIFT" if report.dataset_drift else "no dataset drift"
     lines = [f"{verdict}: {len(report.drifted)} of {len(report.features)} features drifted ({report.share:.0%}, "
