@@ -28,7 +28,7 @@ def tables(draw: st.DrawFn) -> pa.Table:
     return pa.table(columns) if columns else pa.table({"a": pa.array([], pa.float64())})
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables(), tables())
 def test_sketch_and_compare_never_crash(reference: pa.Table, current: pa.Table) -> None:
     baseline = sketch_table(reference)
