@@ -97,3 +97,22 @@ def test_deploy_then_rollback_restores_the_previous_version(executor: LocalExecu
     assert predictions(executor) == ["2,4"]
     assert serving_metadata(executor, 1) == first["outputs"]["endpoint_config"]
     assert serving_metadata(executor, 2) is None
+
+
+def test_a_deployment_that_outlasts_its_timeout_says_where_it_stands(executor: LocalExecutor) -> None:
+    uri = "s3://bucket/models/slow/model.tar.gz"
+    executor.write_bytes(uri, model_tarball(7.0, load_seconds=1.0))
+    arn = executor.call("CreateModelPackage", {
+        "ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Approved", "InferenceSpecification": {
+            "Containers": [{"Image": "local/model", "ModelDataUrl": uri,
+                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}})["ModelPackageArn"]
+    package = deployment.approved_package(executor, package=arn)
+    model = deployment.package_model(executor, package, ROLE, "demo-m")
+    with pytest.raises(deployment.DeploymentError, match=rf"endpoint {ENDPOINT} is still Creating after 0 s.*"
+                                                         rf"smflow endpoint describe {ENDPOINT}"):
+        deployment.deploy(executor, endpoint=ENDPOINT, package=package, model_name=model,
+                          config_name="slow-config", timeout=0.2, poll=0.05)
+    settled = deployment.wait_in_service(executor, ENDPOINT, timeout=30, poll=0.05)  # it carries on by itself
+    assert (settled["EndpointStatus"], settled["EndpointConfigName"]) == ("InService", "slow-config")
+    assert predictions(executor) == ["7,14"]

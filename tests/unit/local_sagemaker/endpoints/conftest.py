@@ -22,6 +22,9 @@ import numpy as np
 
 
 def model_fn(model_dir):
+    if Path(model_dir, "load_seconds.txt").exists():  # a model slow to load
+        import time
+        time.sleep(float(Path(model_dir, "load_seconds.txt").read_text()))
     return float(Path(model_dir, "scale.txt").read_text())
 
 
@@ -37,10 +40,13 @@ def transform_fn(model, body, content_type, accept):
 '''
 
 
-def model_tarball(scale: float) -> bytes:
+def model_tarball(scale: float, load_seconds: float | None = None) -> bytes:
     buffer = io.BytesIO()
+    files = [("scale.txt", str(scale)), ("code/inference.py", INFERENCE)]
+    if load_seconds is not None:
+        files.append(("load_seconds.txt", str(load_seconds)))
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in (("scale.txt", str(scale)), ("code/inference.py", INFERENCE)):
+        for name, text in files:
             data = text.encode()
             info = tarfile.TarInfo(name)
             info.size = len(data)
