@@ -60,3 +60,28 @@ def test_boto3_sagemaker_runtime_client_reaches_the_local_endpoint(service: Loca
     assert raised.value.response["Error"]["Code"] == "ModelError"
     with pytest.raises(ClientError, match="Could not find endpoint"):
         runtime.invoke_endpoint(EndpointName="nope", Body=b"1", ContentType="text/csv")
+
+
+def test_a_deployer_that_dies_fails_the_endpoint_and_stops_its_server(service: LocalSageMaker) -> None:
+    from smflow.local_sagemaker.endpoints.deployer import deployer_process
+    from tests.unit.local_sagemaker.endpoints.conftest import model_tarball
+
+    uri = "s3://bucket/models/slow/model.tar.gz"
+    service.store.write_bytes(uri, model_tarball(1.0, load_seconds=3.0))
+    service.call("CreateModel", {"ModelName": "slow", "ExecutionRoleArn": "arn:aws:iam::1:role/r", "PrimaryContainer": {
+        "Image": "local/model", "ModelDataUrl": uri, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}})
+    add_config(service, "c", "slow")
+    service.call("CreateEndpoint", {"EndpointName": "ep", "EndpointConfigName": "c"})
+    deadline = time.monotonic() + 10
+    while not (service.endpoints.local_record("ep").get("Pending") or {}).get("pid"):  # its server is starting
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    pending = service.endpoints.local_record("ep")["Pending"]
+    deployer, server = deployer_process(pending), server_process(pending)
+    assert deployer is not None and server is not None
+    os.kill(deployer.pid, signal.SIGKILL)
+    while deployer.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    described = service.call("DescribeEndpoint", {"EndpointName": "ep"})
+    assert described["EndpointStatus"] == "Failed" and "deployer died" in described["FailureReason"]
+    assert not server.alive()
