@@ -64,7 +64,8 @@ def test_parsing_context_builds_only_the_requested_dag(tmp_path: Path) -> None:
     text = (pipelines / "other" / "pipeline.yaml").read_text().replace("pipeline: diabetes", "pipeline: other")
     (pipelines / "other" / "pipeline.yaml").write_text(text)
     full = build_dags(pipelines)
-    assert set(full.dags) == {"diabetes__train", "diabetes__batch", "other__train", "other__batch"}
+    assert set(full.dags) == {f"{name}__{kind}" for name in ("diabetes", "other") for kind in ("train", "batch",
+                                                                                             "monitor")}
     only = build_dags(pipelines, only_dag_id="other__train")
     assert set(only.dags) == {"other__train"}
 
@@ -75,9 +76,9 @@ def test_cache_is_keyed_by_content(tmp_path: Path, smflow_home: Path) -> None:
     pipelines = tmp_path / "pipelines"
     shutil.copytree(PIPELINES, pipelines)
     first = build_dags(pipelines)
-    assert first.dags["diabetes__train"].schedule == "0 3 * * 1"
+    assert first.dags["diabetes__batch"].schedule == "0 6 * * *"
     spec = pipelines / "diabetes" / "pipeline.yaml"
-    spec.write_text(spec.read_text().replace('train: "0 3 * * 1"', 'train: "@daily"'))
+    spec.write_text(spec.read_text().replace('batch: "0 6 * * *"', 'batch: "@daily"'))
     second = build_dags(pipelines)
-    assert second.dags["diabetes__train"].schedule == "@daily"
+    assert second.dags["diabetes__batch"].schedule == "@daily"
     assert len(list((smflow_home / "cache" / "compiled").glob("*.json"))) == 2
