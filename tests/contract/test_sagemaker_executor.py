@@ -43,7 +43,10 @@ def render(task, outputs: dict[str, str]) -> dict:  # noqa: ANN001
 
 def test_the_demo_pipeline_requests_are_accepted_and_round_trip(executor: SageMakerExecutor) -> None:
     tasks = compiled_tasks()
-    outputs: dict[str, str] = {}
+    # The baseline step runs in the worker, not as a SageMaker job: its outputs as it hands them on.
+    outputs: dict[str, str] = {"regressor.baseline:baseline": "s3://smflow-demo/baseline/baseline.json",
+                               "regressor.baseline:predictions_baseline": "s3://smflow-demo/baseline/predictions.json",
+                               "regressor.baseline:trigger": "none"}
     for task_id in ("regressor.preprocess", "regressor.train", "regressor.model", "regressor.predict",
                     "regressor.evaluate", "regressor.register"):
         task = tasks[task_id]
@@ -82,6 +85,8 @@ def test_the_demo_pipeline_requests_are_accepted_and_round_trip(executor: SageMa
             described = executor.call("DescribeModelPackage", {"ModelPackageName": arn})
             assert described["ModelPackageGroupName"] == "diabetes-regressor"
             assert described["ModelApprovalStatus"] == "PendingManualApproval"
+            assert described["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"] == \
+                "s3://smflow-demo/baseline/baseline.json"
 
 
 def test_unknown_job_describes_as_none_and_stopped_counts_as_failure(executor: SageMakerExecutor) -> None:
