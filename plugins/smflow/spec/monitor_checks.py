@@ -76,6 +76,25 @@ def _unit_problems(spec: PipelineSpec, name: str, unit: ModelUnit) -> list[tuple
     monitor = unit.monitor
     assert monitor is not None
     path: Path_ = ("models", name, "monitor")
+    problems = _baseline_problems(name, unit, path)
+    registers = [s for s in unit.steps if isinstance(s, RegisterStep)]
+    if monitor.model.group is None and not registers:
+        problems.append(((*path, "model"), f"model unit '{name}' has no register step to take the model package "
+                                           "group from; add one, or set `model: {group: <group name>}`"))
+    problems.extend(_folder_problems(spec, name, unit, path))
+    if monitor.quality is not None and unit.batch is None:
+        problems.append(((*path, "quality"), f"model-quality drift compares labels with the batch DAG's "
+                                             f"predictions, but model unit '{name}' has no `batch:` section; add one "
+                                             "or remove monitor.quality"))
+    problems.extend(_column_problems(monitor, path))
+    problems.extend(_drift_config_problems(monitor, path))
+    return problems
+
+
+def _baseline_problems(name: str, unit: ModelUnit, path: Path_) -> list[tuple[Path_, str]]:
+    """Exactly one baseline: `monitor.baseline` or a `type: baseline` step."""
+    monitor = unit.monitor
+    assert monitor is not None
     problems: list[tuple[Path_, str]] = []
     baselines = [s for s in unit.steps if isinstance(s, BaselineStep)]
     if monitor.baseline is not None and baselines:
@@ -88,33 +107,51 @@ def _unit_problems(spec: PipelineSpec, name: str, unit: ModelUnit) -> list[tuple
     if len(baselines) > 1:
         problems.append((path, f"model unit '{name}' has {len(baselines)} baseline steps "
                                f"({', '.join(s.name for s in baselines)}); a registered version records one"))
-    registers = [s for s in unit.steps if isinstance(s, RegisterStep)]
-    if monitor.model.group is None and not registers:
-        problems.append(((*path, "model"), f"model unit '{name}' has no register step to take the model package "
-                                           "group from; add one, or set `model: {group: <group name>}`"))
+    return problems
+
+
+def _folder_problems(spec: PipelineSpec, name: str, unit: ModelUnit, path: Path_) -> list[tuple[Path_, str]]:
+    """Batches to check, and reports and labels in folders of their own (else they would be found as batches)."""
+    monitor = unit.monitor
+    assert monitor is not None
     source = monitor_input(unit)
     if source is None:
-        problems.append((path, f"model unit '{name}' has no batches to check: set monitor.input (an s3:// prefix "
-                               "where batches arrive) or a `batch:` section whose input it then checks"))
-    else:
-        target, folder = monitor_output(spec, name, monitor), source if source.endswith("/") else source + "/"
-        if target.startswith(folder) or folder.startswith(target):
-            problems.append(((*path, "output" if monitor.output else "input"),
-                             f"drift reports ({target}) and arriving batches ({folder}) share a folder, so reports "
-                             "would be found as new batches; give `output` a folder outside the input"))
-    if monitor.quality is not None and unit.batch is None:
-        problems.append(((*path, "quality"), f"model-quality drift compares labels with the batch DAG's "
-                                             f"predictions, but model unit '{name}' has no `batch:` section; add one "
-                                             "or remove monitor.quality"))
-    if monitor.quality is not None and source is not None:
-        labels, folder = monitor.quality.labels.rstrip("/") + "/", source.rstrip("/") + "/"
+        return [(path, f"model unit '{name}' has no batches to check: set monitor.input (an s3:// prefix where "
+                       "batches arrive) or a `batch:` section whose input it then checks")]
+    problems: list[tuple[Path_, str]] = []
+    folder = source if source.endswith("/") else source + "/"
+    target = monitor_output(spec, name, monitor)
+    if target.startswith(folder) or folder.startswith(target):
+        problems.append(((*path, "output" if monitor.output else "input"),
+                         f"drift reports ({target}) and arriving batches ({folder}) share a folder, so reports "
+                         "would be found as new batches; give `output` a folder outside the input"))
+    if monitor.quality is not None:
+        labels = monitor.quality.labels.rstrip("/") + "/"
         if labels.startswith(folder) or folder.startswith(labels):
             problems.append(((*path, "quality", "labels"), f"labels ({labels}) and arriving batches ({folder}) "
                                                            "share a folder, so labels would be found as batches; "
                                                            "give the labels their own folder"))
-    if monitor.columns is not None and len(set(monitor.columns)) != len(monitor.columns):
+    return problems
+
+
+def _column_problems(monitor: MonitorSpec, path: Path_) -> list[tuple[Path_, str]]:
+    """With the batches' columns named, every column a setting names must be one of them (checked now, not by a
+    failed run later)."""
+    columns = monitor.columns
+    if columns is None:
+        return []
+    problems: list[tuple[Path_, str]] = []
+    if len(set(columns)) != len(columns):
         problems.append(((*path, "columns"), "a column name appears twice; name each column once"))
-    problems.extend(_drift_config_problems(monitor, path))
+    named: list[tuple[str, list[str]]] = [("exclude", list(monitor.exclude)),
+                                          ("categorical", list(monitor.categorical or [])),
+                                          ("features", list(monitor.features))]
+    for key, names in named:
+        for column in names:
+            if column not in columns:
+                problems.append(((*path, key, *((column,) if key == "features" else ())),
+                                 f"'{column}' is not one of monitor.columns ({', '.join(columns)}); name a column "
+                                 "of the batches"))
     return problems
 
 

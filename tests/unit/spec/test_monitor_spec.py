@@ -95,3 +95,10 @@ def test_quality_drift_needs_the_batch_dags_predictions(tmp_path: Path) -> None:
                    "      baseline: {data: prep.train}\n      quality: {labels: s3://ml-bucket/labels/, metric: rmse,"
                    " report_metric: regression_metrics.rmse.value}\n")
     assert any("models.m.monitor.quality" in e and "has no `batch:` section" in e for e in found)
+
+
+def test_monitor_settings_name_columns_of_the_batches(tmp_path: Path) -> None:
+    found = errors(tmp_path, HEAD + REGISTER + BATCH + "    monitor:\n      baseline: {data: prep.train}\n"
+                   "      columns: [a, b]\n      exclude: [c]\n      features: {d: {threshold: 0.2}}\n")
+    assert any("models.m.monitor.exclude" in e and "'c' is not one of monitor.columns (a, b)" in e for e in found)
+    assert any("models.m.monitor.features.d" in e and "'d' is not one of monitor.columns" in e for e in found)
