@@ -37,7 +37,7 @@ _PING_OK = Response(200)
 _JSON = "application/json"
 
 
-def _log(line: str) -> None:
+def log_to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
@@ -45,7 +45,7 @@ class ModelServerApp:
     """Loads what the configuration names, then answers requests; `handle` is the HTTP protocol's callback."""
 
     def __init__(self, config: ServerConfig, dispatcher: Dispatcher, scratch: Path,
-                 log: Callable[[str], None] = _log):
+                 log: Callable[[str], None] = log_to_stderr):
         self.config = config
         self.dispatcher = dispatcher
         self.log = log
@@ -133,7 +133,7 @@ class ModelServerApp:
             try:
                 loaded = cache.load(target)
             except Exception as e:
-                return self._failure(e, f"loading model {target!r}")
+                return self._failure(e, f"loading model {target!r}", failed=f"model {target!r} did not load")
             return self._answer(loaded.pipeline, body, content_type, accept)
 
         return self.dispatcher.submit(load_then_answer)
@@ -145,7 +145,7 @@ class ModelServerApp:
             return self._failure(e, "invocation")
         return Response(200, payload, answered_type)
 
-    def _failure(self, error: Exception, doing: str) -> Response:
+    def _failure(self, error: Exception, doing: str, failed: str = "the model failed") -> Response:
         """An exception → the status SageMaker's containers answer, with a message saying what failed."""
         where = ""
         cause: BaseException = error
@@ -159,9 +159,9 @@ class ModelServerApp:
         status = getattr(cause, "status_code", None)
         if isinstance(cause, SmflowError) and isinstance(status, int) and 400 <= status < 600:
             return error_response(status, where + str(cause))
-        detail = traceback.format_exception_only(cause)[-1].strip()
+        detail = str(cause) if isinstance(cause, SmflowError) else traceback.format_exception_only(cause)[-1].strip()
         self.log(f"model server: {doing} failed: {where}{''.join(traceback.format_exception(cause)).rstrip()}")
-        return error_response(500, f"{where}the model failed: {detail}", "ModelError")
+        return error_response(500, f"{where}{failed}: {detail}", "ModelError")
 
     def _execution_parameters(self) -> Response:
         pipeline = self.pipeline

@@ -27,7 +27,7 @@ from types import TracebackType
 
 from smflow.atomic_files import write_text_atomic
 from smflow.errors import SmflowError
-from smflow.serving.app import ModelServerApp
+from smflow.serving.app import ModelServerApp, log_to_stderr
 from smflow.serving.config import ServerConfig, ServerConfigError, check_paths, load_config
 from smflow.serving.dispatch import Dispatcher
 from smflow.serving.http_protocol import ConnectionLimits, ConnectionTracker, HttpConnection
@@ -79,7 +79,7 @@ class ModelServer:
         self.dispatcher = Dispatcher(workers=config.threads, timeout=timeout,
                                      inline_budget=config.inline_budget_seconds)
         self.scratch = Path(tempfile.mkdtemp(prefix="smflow-serve-"))
-        self.app = ModelServerApp(config, self.dispatcher, self.scratch, *(() if log is None else (log,)))
+        self.app = ModelServerApp(config, self.dispatcher, self.scratch, log or log_to_stderr)
         self.tracker: ConnectionTracker | None = None
         self.port = 0
         self._server: asyncio.base_events.Server | None = None

@@ -113,3 +113,12 @@ def test_unknown_missing_or_escaping_targets_are_clear_errors(start: Any,
     assert missing.status == 400 and "X-Amzn-SageMaker-Target-Model" in missing.json()["message"]
     assert escaping.status == 400 and "relative to the endpoint's model location" in escaping.json()["message"]
     assert predict(server.port, "model-0.tar.gz")  # and it keeps serving
+
+
+def test_a_target_that_fails_to_load_is_a_500_naming_it(start: Any, tmp_path: Path) -> None:
+    write_model(tmp_path / "root" / "broken", source="def model_fn(model_dir):\n    raise OSError('no weights')\n")
+    server = start(**mme(tmp_path / "root"))
+    answer = invoke(server.port, csv_rows(ROW), **{TARGET: "broken"})
+    assert answer.status == 500
+    assert answer.json()["message"].startswith("model 'broken' did not load: ")
+    assert "model_fn(" in answer.json()["message"] and "OSError: no weights" in answer.json()["message"]
