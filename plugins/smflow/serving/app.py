@@ -55,7 +55,8 @@ class ModelServerApp:
         self.loaded = threading.Event()  # set once loading finished, well or not
         if config.mode == "MultiModel":
             assert config.multi_model is not None
-            self.cache = MultiModelCache(config.multi_model, config.containers[0], scratch, log)
+            self.cache = MultiModelCache(config.multi_model, config.containers[0], scratch, log,
+                                         freeze_heap=config.freeze_heap)
 
     @property
     def ready(self) -> bool:
@@ -73,7 +74,8 @@ class ModelServerApp:
                                                      container.environment, image=container.image,
                                                      swap_environment=swap))
                 self.pipeline = SerialPipeline(containers)
-            gc.freeze()  # what loading made (modules, the model) is never garbage: keep it out of every GC pass
+            if self.config.freeze_heap:
+                gc.freeze()  # what loading made (modules, the model) is never garbage: keep it out of every GC pass
         except Exception as e:  # HandlerLoadError and whatever model_fn raised: the reason, once
             self.load_error = f"{type(e).__name__}: {e}" if not isinstance(e, SmflowError) else str(e)
         finally:

@@ -94,6 +94,9 @@ class ServerConfig(_Strict):
     # container's SAGEMAKER_MODEL_SERVER_WORKERS, else 1.
     workers: int | None = Field(default=None, ge=1, le=64)
     reuse_port: bool = False  # set for the worker processes of a multi-worker server
+    # gc.freeze() once the model is loaded (a server process owns its heap); off for a server inside another
+    # program (start_in_thread), whose own objects must stay collectable.
+    freeze_heap: bool = True
 
     @field_validator("ready_file")
     @classmethod

@@ -88,8 +88,10 @@ class MultiModelCache:
     """Target model → loaded pipeline. `get` is cheap (the event loop calls it); `load` blocks (a worker does)."""
 
     def __init__(self, config: MultiModelConfig, container: ContainerConfig, scratch: Path,
-                 log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)):
+                 log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+                 freeze_heap: bool = True):
         self.config = config
+        self.freeze_heap = freeze_heap
         self.container = container
         self.root = config.model_root.resolve()
         self.scratch = scratch
@@ -179,7 +181,7 @@ class MultiModelCache:
                 evicted = self._over_bounds(limit)
             for old in evicted:
                 self._unload(old)
-            if len(sys.modules) != modules:
+            if self.freeze_heap and len(sys.modules) != modules:
                 # The first load imported the model's libraries: keep those objects out of every later GC pass. Models
                 # themselves stay collectable (an evicted one is freed by reference counting, any cycles by the GC).
                 gc.freeze()

@@ -183,7 +183,7 @@ class BackgroundServer:
 
     def __init__(self, config: ServerConfig):
         check_paths(config)
-        self.config = config
+        self.config = config.model_copy(update={"freeze_heap": False})  # the host program's heap is not ours
         self.port = 0
         self.server: ModelServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
