@@ -113,15 +113,19 @@ class DriftCheckOperator(SmflowOperator):
             except (UserError, ValueError) as e:
                 self.log.error("batch %s: %s", batch.batch_id, e)
                 failed.append(f"{batch.batch_id}: {e}")
-        if failed:
-            raise AirflowException(f"{len(failed)} of {len(owed)} batch(es) could not be checked (the others are "
-                                   "checked and recorded): " + "; ".join(failed))
         quality = self.check_quality(executor, present, model, context) if params.get("quality") else []
         drifted = [c for c in checked if c["dataset_drift"]] + [q for q in quality if q["quality_drift"]]
         result = self.result(f"{len(checked)} batch(es)", "Drift" if drifted else "NoDrift",
                              {"reports": output, "drifted_batches": len(drifted)})
         result["checked"] = checked
         result["quality"] = quality
+        if failed:
+            # The batches checked are recorded and will not be checked again, so their verdicts are handed to the
+            # retrain task (which runs whatever this task's state) before this task fails for the others.
+            context["ti"].xcom_push(key="return_value", value=result)
+            raise AirflowException(f"{len(failed)} of {len(owed)} batch(es) could not be checked (the others are "
+                                   "checked and recorded; a retry or the next run checks only these): "
+                                   + "; ".join(failed))
         return result
 
     def check_quality(self, executor: Executor, present: list[Batch], model: dict[str, Any],
@@ -231,9 +235,18 @@ class RetrainSignalOperator(SmflowOperator):
 
     ui_color = "#ffc9c9"
 
+    def __init__(self, **kwargs: Any):
+        # Run after a drift check that failed on some batches too: the ones it checked are recorded and never
+        # checked again, so their drift must be acted on now (a check that published nothing skips this task).
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+
     def execute(self, context: Context) -> TaskResult:
         params = self.params_
-        pulled = context["ti"].xcom_pull(task_ids=params["check_task"]) or {}
+        pulled = context["ti"].xcom_pull(task_ids=params["check_task"])
+        if not isinstance(pulled, dict):
+            raise AirflowSkipException(f"{params['check_task']} published no verdicts in this run (it did not run or "
+                                       "failed before checking a batch): nothing to act on")
         checked = pulled.get("checked", [])
         drifted = [c for c in checked if c.get("dataset_drift")] + [
             {**q, "drifted": [q["metric"]], "html": q["report"]} for q in pulled.get("quality", [])

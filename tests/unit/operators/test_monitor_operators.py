@@ -108,6 +108,9 @@ def test_the_retrain_asset_is_updated_once_per_cool_down(tmp_path: Path) -> None
     executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
     operator = retrain_operator()
     operator.get_executor = lambda: executor  # type: ignore[method-assign]
+    assert operator.trigger_rule == "all_done"  # acts on what a partly failed check recorded
+    with pytest.raises(AirflowSkipException, match="published no verdicts in this run"):
+        operator.execute({"ti": FakeTaskInstance({}), "run_id": "r0"})  # type: ignore[arg-type]
     clean = {"m.check_drift": {"checked": [{"batch_id": "a", "dataset_drift": False, "drifted": []}]}}
     with pytest.raises(AirflowSkipException, match="no dataset drift in 1 newly checked batch"):
         operator.execute({"ti": FakeTaskInstance(clean), "run_id": "r1"})  # type: ignore[arg-type]
