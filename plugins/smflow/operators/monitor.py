@@ -106,26 +106,35 @@ class DriftCheckOperator(SmflowOperator):
             config = DriftConfig.from_mapping(params["drift"], params.get("where", "monitor"))
         except (UserError, ValueError) as e:
             raise AirflowFailException(f"baseline {baseline_uri}: {e}") from None
-        checked, failed = [], []
+        checked, failed, unrecorded = [], [], []
         for batch in owed:
             try:
-                checked.append(self.check(executor, batch, baseline, config, model, context))
+                verdict, ledger = self.check(executor, batch, baseline, config, model, context)
             except (UserError, ValueError) as e:
                 self.log.error("batch %s: %s", batch.batch_id, e)
                 failed.append(f"{batch.batch_id}: {e}")
+                continue
+            checked.append(verdict)
+            if verdict["dataset_drift"]:
+                unrecorded.append(ledger)  # recorded once this task succeeds, so the retrain task acts on it
+            else:
+                executor.write_bytes(*ledger)
+        if failed:
+            # A drifted batch is recorded only by a run that goes on to the retrain task, so its drift is never
+            # lost: this run fails, and the next (once the bad batches are fixed) checks and signals it again.
+            raise AirflowException(
+                f"{len(failed)} of {len(owed)} batch(es) could not be checked: " + "; ".join(failed)
+                + (f". The drifted batch(es) {', '.join(c['batch_id'] for c in checked if c['dataset_drift'])} are "
+                   "checked again by the next run" if unrecorded else "")
+                + "; fix or remove the bad batches (a batch whose objects change is checked again)")
+        for ledger in unrecorded:
+            executor.write_bytes(*ledger)
         quality = self.check_quality(executor, present, model, context) if params.get("quality") else []
         drifted = [c for c in checked if c["dataset_drift"]] + [q for q in quality if q["quality_drift"]]
         result = self.result(f"{len(checked)} batch(es)", "Drift" if drifted else "NoDrift",
                              {"reports": output, "drifted_batches": len(drifted)})
         result["checked"] = checked
         result["quality"] = quality
-        if failed:
-            # The batches checked are recorded and will not be checked again, so their verdicts are handed to the
-            # retrain task (which runs whatever this task's state) before this task fails for the others.
-            context["ti"].xcom_push(key="return_value", value=result)
-            raise AirflowException(f"{len(failed)} of {len(owed)} batch(es) could not be checked (the others are "
-                                   "checked and recorded; a retry or the next run checks only these): "
-                                   + "; ".join(failed))
         return result
 
     def check_quality(self, executor: Executor, present: list[Batch], model: dict[str, Any],
@@ -160,8 +169,9 @@ class DriftCheckOperator(SmflowOperator):
         return found
 
     def check(self, executor: Executor, batch: Batch, baseline: Any, config: Any, model: dict[str, Any],
-              context: Context) -> dict[str, Any]:
-        """One batch against the baseline: drift.json (the report, the batch digest, the version) and drift.html."""
+              context: Context) -> tuple[dict[str, Any], tuple[str, bytes]]:
+        """One batch against the baseline: drift.html written, and drift.json (the report, the batch digest, the
+        version) returned with the verdict — the ledger entry, which the caller writes when it may."""
         import pyarrow as pa
 
         from smflow.drift.compare import compare
@@ -189,7 +199,6 @@ class DriftCheckOperator(SmflowOperator):
             "prediction_drift": self.prediction_drift(executor, batch, model, config),
         }
         executor.write_bytes(html_uri, render_html(report, baseline, current).encode())
-        executor.write_bytes(json_uri, json.dumps(document, indent=2, default=str).encode())  # the ledger: last
         drifted = sorted(report.drifted)
         self.log.info("batch %s (%d rows): %s; %d drifted feature(s)%s; report %s (HTML %s)", batch.batch_id,
                       table.num_rows, "DATASET DRIFT" if report.dataset_drift else "no dataset drift", len(drifted),
@@ -199,9 +208,10 @@ class DriftCheckOperator(SmflowOperator):
             self.log.info("batch %s: predictions by version %s %s (%s %.4g, threshold %.4g)", batch.batch_id,
                           model["model_version"], "DRIFTED" if predicted["drift"] else "did not drift",
                           predicted["statistic"], predicted["value"], predicted["threshold"])
-        return {"batch_id": batch.batch_id, "dataset_drift": bool(report.dataset_drift), "drifted": drifted,
-                "features": len(report.features), "report": json_uri, "html": html_uri,
-                "prediction_drift": predicted.get("drift")}
+        verdict = {"batch_id": batch.batch_id, "dataset_drift": bool(report.dataset_drift), "drifted": drifted,
+                   "features": len(report.features), "report": json_uri, "html": html_uri,
+                   "prediction_drift": predicted.get("drift")}
+        return verdict, (json_uri, json.dumps(document, indent=2, default=str).encode())
 
     def prediction_drift(self, executor: Executor, batch: Batch, model: dict[str, Any],
                          config: Any) -> dict[str, Any]:
@@ -235,18 +245,9 @@ class RetrainSignalOperator(SmflowOperator):
 
     ui_color = "#ffc9c9"
 
-    def __init__(self, **kwargs: Any):
-        # Run after a drift check that failed on some batches too: the ones it checked are recorded and never
-        # checked again, so their drift must be acted on now (a check that published nothing skips this task).
-        kwargs.setdefault("trigger_rule", "all_done")
-        super().__init__(**kwargs)
-
     def execute(self, context: Context) -> TaskResult:
         params = self.params_
-        pulled = context["ti"].xcom_pull(task_ids=params["check_task"])
-        if not isinstance(pulled, dict):
-            raise AirflowSkipException(f"{params['check_task']} published no verdicts in this run (it did not run or "
-                                       "failed before checking a batch): nothing to act on")
+        pulled = context["ti"].xcom_pull(task_ids=params["check_task"]) or {}
         checked = pulled.get("checked", [])
         drifted = [c for c in checked if c.get("dataset_drift")] + [
             {**q, "drifted": [q["metric"]], "html": q["report"]} for q in pulled.get("quality", [])

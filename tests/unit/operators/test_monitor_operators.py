@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from smflow.batch.discovery import Batch
 from smflow.batch.drift_ledger import cooling_until, last_retrain, report_uri, unchecked
@@ -108,9 +108,6 @@ def test_the_retrain_asset_is_updated_once_per_cool_down(tmp_path: Path) -> None
     executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
     operator = retrain_operator()
     operator.get_executor = lambda: executor  # type: ignore[method-assign]
-    assert operator.trigger_rule == "all_done"  # acts on what a partly failed check recorded
-    with pytest.raises(AirflowSkipException, match="published no verdicts in this run"):
-        operator.execute({"ti": FakeTaskInstance({}), "run_id": "r0"})  # type: ignore[arg-type]
     clean = {"m.check_drift": {"checked": [{"batch_id": "a", "dataset_drift": False, "drifted": []}]}}
     with pytest.raises(AirflowSkipException, match="no dataset drift in 1 newly checked batch"):
         operator.execute({"ti": FakeTaskInstance(clean), "run_id": "r1"})  # type: ignore[arg-type]
@@ -180,3 +177,31 @@ def test_quality_drift_waits_for_labels_and_predictions_then_is_recorded_once(tm
     assert done is not None and done["current"] == 4.0 and done["quality_drift"] is True  # 4 - 2 > 1
     assert not owed(executor, batch, OUT)
     assert json.loads(executor.read_bytes(OUT + "day1.csv/quality.json"))["statistic"] == "quality_degradation"
+
+
+def test_a_bad_batch_fails_the_check_and_leaves_the_drifted_ones_unrecorded(tmp_path: Path) -> None:
+    """So the drift is not lost: the next run (once the bad batch is fixed) checks it again and retrains."""
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    values = "".join(f"{v % 50},{v % 7}\n" for v in range(300)).encode()
+    executor.write_bytes("s3://bkt/baseline.json", sketch_table(read_object(values, "s3://bkt/r.csv",
+                                                                            ["a", "b"])).to_json().encode())
+    executor.write_bytes("s3://bkt/in/clean.csv", values)
+    executor.write_bytes("s3://bkt/in/shifted.csv", "".join(f"{v % 50 + 60},{v % 7 + 9}\n"
+                                                            for v in range(300)).encode())
+    executor.write_bytes("s3://bkt/in/bad.csv", b"1,2,3\n")
+    operator = DriftCheckOperator(task_id="m.check_drift", operation=None, request={}, executor="local", params_={
+        "input": "s3://bkt/in/", "pattern": "*.csv", "marker": None, "output": OUT, "columns": ["a", "b"],
+        "exclude": [], "drift": {"drift_share": 0.5, "features": {}}, "resolve_task": "m.resolve_baseline",
+        "predictions_output": None, "quality": None})
+    operator.get_executor = lambda: executor  # type: ignore[method-assign]
+    resolved = {"m.resolve_baseline": {"outputs": {"baseline": "s3://bkt/baseline.json", "model_version": 1,
+                                                   "model_package_arn": "arn:p/1", "predictions_baseline": ""}}}
+    context = {"ti": FakeTaskInstance(resolved), "run_id": "r1"}
+    with pytest.raises(AirflowException, match="1 of 3 batch.* bad.csv: .*The drifted batch.* shifted.csv are "
+                                               "checked again by the next run"):
+        operator.execute(context)  # type: ignore[arg-type]
+    assert executor.exists(OUT + "clean.csv/drift.json") and not executor.exists(OUT + "shifted.csv/drift.json")
+    executor.store.delete("s3://bkt/in/bad.csv")
+    result = operator.execute(context)  # type: ignore[arg-type]
+    assert [(c["batch_id"], c["dataset_drift"]) for c in result["checked"]] == [("shifted.csv", True)]
+    assert executor.exists(OUT + "shifted.csv/drift.json")
