@@ -253,7 +253,8 @@ class RetrainSignalOperator(SmflowOperator):
             {**q, "drifted": [q["metric"]], "html": q["report"]} for q in pulled.get("quality", [])
             if q.get("quality_drift")]
         if not drifted:
-            raise AirflowSkipException(f"no dataset drift in {len(checked)} newly checked batch(es): no retraining")
+            raise AirflowSkipException(f"no dataset drift in {len(checked)} newly checked batch(es) and no quality "
+                                       "drift: no retraining")
         executor = self.get_executor()
         record_uri = params["cooldown_record"]
         record = last_retrain(stored(executor, record_uri), record_uri)
