@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from smflow.operators.result import TaskResult
 
 APPROVE_HINT = "approve one with `smflow registry approve {group} VERSION` (`smflow registry list --group {group}` " \
-               "shows the versions), or pin `batch.model.version`"
+               "shows the versions), or pin `{pin_key}`"
 
 
 def model_name_for(prefix: str, package_arn: str, version: int) -> str:
@@ -73,21 +73,25 @@ def _package_summaries(executor: Executor, group: str, status: str | None) -> li
         request["NextToken"] = page["NextToken"]
 
 
-def resolve_package(executor: Executor, group: str, version: int | None) -> dict[str, Any]:
-    """The DescribeModelPackage answer of the version to use: the pinned one, else the latest Approved."""
+def resolve_package(executor: Executor, group: str, version: int | None, *, purpose: str = "to predict with",
+                    pin_key: str = "batch.model.version") -> dict[str, Any]:
+    """The DescribeModelPackage answer of the version to use: the pinned one, else the latest Approved.
+
+    `purpose` and `pin_key` word the failures for the DAG asking (the batch DAG predicts, the monitor checks).
+    """
     try:
         summaries = _package_summaries(executor, group, None if version else "Approved")
     except ClientError as e:
         if is_not_found(e):
-            raise AirflowFailException(f"model package group {group} does not exist: nothing to predict with; run "
+            raise AirflowFailException(f"model package group {group} does not exist: nothing {purpose}; run "
                                        "the train DAG so its register step creates a version, then "
-                                       + APPROVE_HINT.format(group=group)) from e
+                                       + APPROVE_HINT.format(group=group, pin_key=pin_key)) from e
         raise
     if version is not None:
         chosen = [s for s in summaries if s.get("ModelPackageVersion") == version]
         if not chosen:
             known = sorted(int(s["ModelPackageVersion"]) for s in summaries if "ModelPackageVersion" in s)
-            raise AirflowFailException(f"batch.model.version {version} is not in model package group {group} "
+            raise AirflowFailException(f"{pin_key} {version} is not in model package group {group} "
                                        f"(versions: {', '.join(map(str, known)) or 'none'}); pin an existing one")
         if chosen[0].get("ModelApprovalStatus") == "Rejected":
             raise AirflowFailException(f"pinned version {version} of {group} is Rejected; pin another version or "
@@ -95,7 +99,7 @@ def resolve_package(executor: Executor, group: str, version: int | None) -> dict
     else:
         if not summaries:
             raise AirflowFailException(f"no Approved model package version in group {group}, so there is no model "
-                                       "to predict with; " + APPROVE_HINT.format(group=group))
+                                       f"{purpose}; " + APPROVE_HINT.format(group=group, pin_key=pin_key))
         chosen = summaries
     return executor.call("DescribeModelPackage", {"ModelPackageName": chosen[0]["ModelPackageArn"]})
 

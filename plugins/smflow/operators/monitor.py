@@ -60,7 +60,8 @@ class MonitorResolveOperator(SmflowOperator):
     def execute(self, context: Context) -> TaskResult:
         executor = self.get_executor()
         group, version = self.params_["group"], self.params_.get("version")
-        package = resolve_package(executor, group, version)
+        package = resolve_package(executor, group, version, purpose="whose baseline to check against",
+                                  pin_key="monitor.model.version")
         arn, number = package["ModelPackageArn"], int(package["ModelPackageVersion"])
         baseline = package_baseline(package)
         if baseline is None:

@@ -138,6 +138,23 @@ def test_a_version_without_a_baseline_fails_saying_how_to_get_one(tmp_path: Path
         operator.execute({})  # type: ignore[arg-type]
 
 
+def test_no_approved_version_fails_in_the_monitors_words(tmp_path: Path) -> None:
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    operator = MonitorResolveOperator(task_id="m.resolve_baseline", operation=None, request={}, executor="local",
+                                      params_={"group": "g", "version": None})
+    operator.get_executor = lambda: executor  # type: ignore[method-assign]
+    with pytest.raises(AirflowFailException, match="no Approved .* whose baseline to check against; .*"
+                                                   "pin `monitor.model.version`"):
+        operator.execute({})  # type: ignore[arg-type]
+    executor.call("CreateModelPackageGroup", {"ModelPackageGroupName": "g"})
+    executor.call("CreateModelPackage", {"ModelPackageGroupName": "g", "ModelApprovalStatus": "PendingManualApproval"})
+    with pytest.raises(AirflowFailException, match="no Approved .* whose baseline to check against; .*approve"):
+        operator.execute({})  # type: ignore[arg-type]
+    operator.params_ = {"group": "g", "version": 7}
+    with pytest.raises(AirflowFailException, match="monitor.model.version 7 is not in model package group g"):
+        operator.execute({})  # type: ignore[arg-type]
+
+
 def test_prediction_drift_compares_the_batch_dags_predictions_when_there_are_some(tmp_path: Path) -> None:
     executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
     reference = read_object("".join(f"{v}\n" for v in range(100)).encode(), "s3://bkt/p.out", ["prediction"])
