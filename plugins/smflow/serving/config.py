@@ -89,6 +89,8 @@ class ServerConfig(_Strict):
     shutdown_grace_seconds: float = Field(default=25.0, ge=0)  # in-flight requests may finish (SIGKILL at 30 s)
     # A model whose calls average under this runs on the event loop; 0 puts every call on the worker threads.
     inline_budget_seconds: float = Field(default=0.002, ge=0)
+    # ... and only while at most this many clients are connected (0: however many); see dispatch.py
+    inline_max_connections: int = Field(default=1, ge=0)
     threads: int = Field(default=4, ge=1)  # worker threads for slow models and multi-model loads
     # Server processes sharing the port (SO_REUSEPORT), each with its own copy of the model; None reads the first
     # container's SAGEMAKER_MODEL_SERVER_WORKERS, else 1.

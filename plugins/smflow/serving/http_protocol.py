@@ -160,6 +160,8 @@ class HttpConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._write_paused = False
         self._disarm()
+        if self._in_message:  # the request being received keeps its own deadline
+            self._arm(self._limits.read_timeout, self._read_timeout)
         self._pump()
 
     def eof_received(self) -> bool | None:
@@ -191,7 +193,8 @@ class HttpConnection(asyncio.Protocol):
                               f"{self._limits.max_body_bytes:,}-byte limit (SageMaker's 6 MB for InvokeEndpoint); "
                               "send fewer records per request")
             return
-        if self._headers.get("expect", "").lower() == "100-continue" and self._transport is not None:
+        if (self._headers.get("expect", "").lower() == "100-continue" and self._transport is not None
+                and not self._busy and not self._queue):  # never ahead of an earlier request's answer
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:

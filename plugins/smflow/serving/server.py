@@ -77,7 +77,8 @@ class ModelServer:
         environment = config.containers[0].environment
         timeout = _number(environment, TIMEOUT_ENV, config.request_timeout_seconds)
         self.dispatcher = Dispatcher(workers=config.threads, timeout=timeout,
-                                     inline_budget=config.inline_budget_seconds)
+                                     inline_budget=config.inline_budget_seconds,
+                                     inline_max_connections=config.inline_max_connections)
         self.scratch = Path(tempfile.mkdtemp(prefix="smflow-serve-"))
         self.app = ModelServerApp(config, self.dispatcher, self.scratch, log or log_to_stderr)
         self.tracker: ConnectionTracker | None = None
@@ -88,6 +89,7 @@ class ModelServer:
         """Listen, announce the port, start loading; returns the port."""
         loop = asyncio.get_running_loop()
         self.tracker = tracker = ConnectionTracker()
+        self.dispatcher.connections = lambda: len(tracker.connections)
         limits = ConnectionLimits(self.config.max_payload_bytes, self.config.read_timeout_seconds,
                                   self.config.keep_alive_seconds)
         app = self.app
