@@ -6,10 +6,13 @@ compute the per-feature statistics and the dataset verdict (`sketch_file(current
 its cost is reported on its own line and not in the headline.
 Anchors, in the same run, each in a fresh process over the same files:
 - the numpy floor: a plain script reading both Parquet files with pyarrow and computing a 10-quantile PSI per
-  column with numpy (np.quantile edges of the reference, np.histogram of both);
+  column with numpy (np.quantile edges of the reference, np.histogram of both). It misses n006, a uniform
+  column spread 1.5x wider: np.histogram drops current values outside the reference's min..max, and what is
+  left is still uniform over the deciles (smflow's sketch keeps bins below and above the edges);
 - Evidently's `Report([DataDriftPreset()])` (its defaults: normalised Wasserstein / Jensen–Shannon above 1000
   rows), installed for the benchmark only in its own venv (.smflow/bench/evidently-venv, with uv from PyPI).
-  Evidently on the full 1M × 100 takes about 10 minutes and 4.7 GiB here, so by default it runs on the first
+  Evidently on the full 1M × 104 took 1012 s and 8.3 GiB here (load average 3.3; issue 15 measured 590 s
+  and 4.7 GiB on 1M × 100 numeric), so by default it runs on the first
   `--evidently-rows` (100,000) rows of both files, and smflow is timed on the same rows for a like-for-like
   ratio; `--evidently-rows 1000000` runs it at full size.
 Each contender is timed inside its process from after its imports (the process's total wall time is printed
@@ -282,7 +285,8 @@ def main() -> None:
     print(f"vs Evidently on the same {evidently_rows:,} rows: {evidently['seconds'] / small['seconds']:.0f}x faster "
           f"(work), {evidently['process_seconds'] / small['process_seconds']:.0f}x (whole process); target ≥ 50x")
     if evidently_rows < rows:
-        print(f"(Evidently was not run on {rows:,} rows; pass --evidently-rows {rows} to, ~10 minutes)")
+        print(f"(Evidently was not run on {rows:,} rows; --evidently-rows {rows} runs it, 10-17 minutes and "
+              "5-8 GiB here)")
 
 
 if __name__ == "__main__":
