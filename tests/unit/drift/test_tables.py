@@ -61,3 +61,14 @@ def test_a_column_not_in_the_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DataFileError, match="no column 'z'"):
         read_table(tmp_path / "t.csv", ["z"])
+
+
+def test_text_after_the_first_block_of_a_numeric_csv_column_is_a_clear_error(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from smflow.drift import tables
+
+    monkeypatch.setattr(tables, "CSV_BLOCK_BYTES", 64)
+    (tmp_path / "t.csv").write_text("a\n" + "\n".join(str(i) for i in range(100)) + "\nhigh\n")
+    with pytest.raises(DataFileError, match="does not fit the column types") as caught:
+        list(iter_batches(tmp_path / "t.csv", 10))
+    assert "t.csv" in str(caught.value)
