@@ -24,3 +24,4 @@ bench: bootstrap
 	$(PY) bench/local.py
 	$(PY) bench/batch.py
 	$(PY) bench/serving.py
+	$(PY) bench/drift.py
