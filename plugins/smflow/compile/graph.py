@@ -158,27 +158,12 @@ def compile_monitor_dag(doc: PipelineDocument, compiler: RequestCompiler) -> Com
         tasks += unit_tasks
         edges += unit_edges
         if doc.source is not None:
-            lookup = {"ModelPackageGroupName": unit_tasks[0].params["group"]}
-            found = [p.strip() for p in (request_problems("ListModelPackages", lookup) or "").splitlines()]
-            issues.extend(doc.source.issue(("models", unit, "monitor", "model"),
-                                           f"SageMaker would reject the model package group name: {p}; change it")
-                          for p in [*found, *constraint_problems("ListModelPackages", lookup)] if p)
+            problems = _group_name_problems(unit_tasks[0].params["group"], ("models", unit, "monitor", "model"))
+            issues.extend(doc.source.issue(path, message) for path, message in problems)
     if issues:
         raise SpecError(issues)
-    spec = doc.spec
-    settings = dag_settings(doc)
-    settings["max_active_runs"] = 1  # as the batch DAG's: two runs at once would check one batch twice
-    return CompiledDag(
-        dag_id=f"{spec.pipeline}__monitor",
-        schedule=monitor_schedule(doc),
-        tasks=tasks,
-        edges=edges,
-        description=f"Drift monitoring for {spec.pipeline} against the baseline of the approved model (smflow, "
-                    f"from {doc.file.name})",
-        tags=list(dict.fromkeys(["smflow", "monitor", spec.pipeline, *spec.airflow.tags])),
-        settings=settings,
-        params={name: dict(schema) for name, schema in doc.parameters.items()},
-    )
+    return _scheduled_dag(doc, "monitor", monitor_schedule(doc), tasks, edges,
+                          f"Drift monitoring for {doc.spec.pipeline} against the baseline of the approved model")
 
 
 def compile_batch_dag(doc: PipelineDocument, compiler: RequestCompiler) -> CompiledDag | None:
@@ -197,12 +182,7 @@ def compile_batch_dag(doc: PipelineDocument, compiler: RequestCompiler) -> Compi
         tasks += unit_tasks
         edges += unit_edges
         if doc.source is not None:
-            lookup = {"ModelPackageGroupName": unit_tasks[0].params["group"]}
-            found = [p.strip() for p in (request_problems("ListModelPackages", lookup) or "").splitlines()]
-            problems: list[tuple[tuple[str | int, ...], str]] = [
-                (("models", unit, "batch", "model"), f"SageMaker would reject the model package group name: "
-                                                      f"{p}; change it")
-                for p in [*found, *constraint_problems("ListModelPackages", lookup)] if p]
+            problems = _group_name_problems(unit_tasks[0].params["group"], ("models", unit, "batch", "model"))
             problems += request_issues(unit_tasks[-1], ("models", unit, "batch"), compiler.parameter_defaults)
             for task in unit_tasks:
                 if task.kind == "batch_preprocess":
@@ -211,18 +191,33 @@ def compile_batch_dag(doc: PipelineDocument, compiler: RequestCompiler) -> Compi
             issues.extend(doc.source.issue(path, message) for path, message in problems)
     if issues:
         raise SpecError(issues)
+    return _scheduled_dag(doc, "batch", batch_schedule(doc), tasks, edges,
+                          f"Batch prediction for {doc.spec.pipeline} with the approved model")
+
+
+def _group_name_problems(group: str, where: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """What SageMaker would say of the model package group name a batch or monitor DAG looks versions up in."""
+    lookup = {"ModelPackageGroupName": group}
+    found = [p.strip() for p in (request_problems("ListModelPackages", lookup) or "").splitlines()]
+    return [(where, f"SageMaker would reject the model package group name: {p}; change it")
+            for p in [*found, *constraint_problems("ListModelPackages", lookup)] if p]
+
+
+def _scheduled_dag(doc: PipelineDocument, kind: str, schedule: str | dict[str, Any] | None, tasks: list[CompiledTask],
+                   edges: list[tuple[str, str]], description: str) -> CompiledDag:
+    """A batch or monitor DAG: the pipeline's Airflow settings, but one run at a time (whatever
+    `airflow.max_active_runs` says for training): two runs listing the same batch at once would both find it
+    owed; the job name would still be shared, but one run then waits on the other."""
     spec = doc.spec
     settings = dag_settings(doc)
-    # One run at a time (whatever `airflow.max_active_runs` says for training): two runs listing the same batch
-    # at once would both find it owed; the job name would still be shared, but one run then waits on the other.
     settings["max_active_runs"] = 1
     return CompiledDag(
-        dag_id=f"{spec.pipeline}__batch",
-        schedule=batch_schedule(doc),
+        dag_id=f"{spec.pipeline}__{kind}",
+        schedule=schedule,
         tasks=tasks,
         edges=edges,
-        description=f"Batch prediction for {spec.pipeline} with the approved model (smflow, from {doc.file.name})",
-        tags=list(dict.fromkeys(["smflow", "batch", spec.pipeline, *spec.airflow.tags])),
+        description=f"{description} (smflow, from {doc.file.name})",
+        tags=list(dict.fromkeys(["smflow", kind, spec.pipeline, *spec.airflow.tags])),
         settings=settings,
         params={name: dict(schema) for name, schema in doc.parameters.items()},
     )

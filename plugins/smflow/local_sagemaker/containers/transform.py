@@ -48,7 +48,8 @@ from smflow.local_sagemaker.containers.dataprocessing import (
     serialize_record,
     split_response,
 )
-from smflow.local_sagemaker.containers.staging import ManifestError, TarballError, extract_tarball, parse_manifest
+from smflow.local_sagemaker.containers.model_data import ModelDataError, fetch_code, fetch_model_data
+from smflow.local_sagemaker.containers.staging import ManifestError, parse_manifest
 from smflow.local_sagemaker.requirements import RequirementsInstallError, satisfy_requirements
 from smflow.local_sagemaker.store import InvalidUriError, LocalStore, ObjectNotFoundError, split_uri
 from smflow.serving.container import LoadedContainer, describe_handler, load_container, scoped_environ
@@ -66,7 +67,6 @@ MAX_PAYLOAD_LIMIT_MB = 100
 EXECUTION_PARAMETERS = ("BatchStrategy", "MaxPayloadInMB", "MaxConcurrentTransforms")
 _STRATEGY_NAMES = {"MultiRecord": "MultiRecord", "SingleRecord": "SingleRecord",
                    "MULTI_RECORD": "MultiRecord", "SINGLE_RECORD": "SingleRecord"}
-MODEL_CODE_DIR = "/opt/ml/model"
 
 
 class TransformJobError(SmflowError, RuntimeError):
@@ -339,9 +339,12 @@ def _load_stage(
     model_dir = base if count == 1 else base / "model"
     environment = {**(container.get("Environment") or {}), **settings.environment,
                    **settings.batch_environment()}
-    _fetch_model_data(container, store, model_dir)
-    code_dir = _fetch_code(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), store, model_dir,
-                           (workdir if count == 1 else base) / "code")
+    try:
+        fetch_model_data(container, store, model_dir, "ModelDataUrl")
+        code_dir = fetch_code(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), store, model_dir,
+                              (workdir if count == 1 else base) / "code")
+    except ModelDataError as e:
+        raise TransformJobError(str(e)) from e
     image = container.get("Image")
     _log(log, f"container {index + 1}/{count}: image {image or '?'}, model data "
               f"{container.get('ModelDataUrl', 'none')}, handler {describe_handler(image, environment)} "
@@ -364,53 +367,6 @@ def _satisfy_requirements(code_dir: Path, target: Path, log: TextIO) -> None:
         raise TransformJobError(f"installing {code_dir.name}/requirements.txt failed ({e}); see the job log") from e
     if deps is not None:
         sys.path.insert(0, str(deps))  # this process is the container: its handler imports from here on
-
-
-def _fetch_model_data(container: Mapping[str, Any], store: LocalStore, model_dir: Path) -> None:
-    """ModelDataUrl (a model.tar.gz, or an uncompressed prefix via ModelDataSource) → the model directory."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
-    uri = container.get("ModelDataUrl") or source.get("S3Uri")
-    if not uri:
-        return  # a container may carry only code (e.g. a preprocessing stage)
-    compressed = source.get("CompressionType", "Gzip") == "Gzip" if source else True
-    try:
-        if compressed:
-            _extract_tar(store, uri, model_dir, "ModelDataUrl")
-        else:
-            store.download(uri, model_dir)
-    except ObjectNotFoundError as e:
-        raise TransformJobError(f"model data {uri} is not in the local store: {e}") from e
-
-
-def _fetch_code(submit_dir: str | None, store: LocalStore, model_dir: Path, target: Path) -> Path:
-    """SAGEMAKER_SUBMIT_DIRECTORY → a local directory: inside the model, or an s3 sourcedir tarball/prefix."""
-    if not submit_dir or submit_dir.rstrip("/") == f"{MODEL_CODE_DIR}/code":
-        return model_dir / "code"
-    if submit_dir.startswith(MODEL_CODE_DIR + "/"):
-        return model_dir / submit_dir[len(MODEL_CODE_DIR) + 1:]
-    if not submit_dir.startswith("s3://"):
-        raise TransformJobError(f"SAGEMAKER_SUBMIT_DIRECTORY={submit_dir!r} is not reachable from a SageMaker "
-                                f"container; use an s3:// sourcedir.tar.gz or {MODEL_CODE_DIR}/code")
-    try:
-        if submit_dir.endswith((".tar.gz", ".tgz")):
-            _extract_tar(store, submit_dir, target, "SAGEMAKER_SUBMIT_DIRECTORY")
-        else:
-            store.download(submit_dir, target)
-    except (ObjectNotFoundError, InvalidUriError) as e:
-        raise TransformJobError(f"SAGEMAKER_SUBMIT_DIRECTORY {submit_dir}: {e}") from e
-    return target
-
-
-def _extract_tar(store: LocalStore, uri: str, dest: Path, field: str) -> None:
-    path = store.path_for(uri)
-    if not path.is_file():
-        raise ObjectNotFoundError(uri, store.root)
-    try:
-        extract_tarball(path, dest)
-    except TarballError as e:
-        raise TransformJobError(f"{field} {uri} is not a readable .tar.gz archive ({e}); pack it with "
-                                "`tar -czf model.tar.gz -C <dir> .`") from e
 
 
 # ---- inputs -------------------------------------------------------------------------------------

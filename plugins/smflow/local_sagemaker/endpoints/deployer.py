@@ -15,7 +15,6 @@ API does on the next Describe or Invoke, as SageMaker replaces an instance that 
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ from smflow.local_sagemaker.endpoints.server_process import (
     stop_process,
     wait_ready,
 )
+from smflow.local_sagemaker.file_lock import exclusive_lock
 from smflow.local_sagemaker.jobs.records import ProcessId, read_json
 from smflow.local_sagemaker.store import LocalStore
 from smflow.local_sagemaker.timestamps import now_iso
@@ -157,16 +157,12 @@ def restart_serving(endpoint: EndpointDir, record: dict[str, Any]) -> dict[str, 
 
     One restart at a time per endpoint (a lock of its own, since the record's lock is taken inside): a second
     process that found the same dead server waits, then sees the new one alive and leaves it be."""
-    with open(endpoint.path / ".restart.lock", "a+") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            current = endpoint.record()
-            same = (current.get("Serving") or {}).get("pid") == (record.get("Serving") or {}).get("pid")
-            if not same or current.get("EndpointStatus") != "InService":
-                return current  # restarted (or redeployed) meanwhile
-            return _restart(endpoint, current)
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    with exclusive_lock(endpoint.path / ".restart.lock"):
+        current = endpoint.record()
+        same = (current.get("Serving") or {}).get("pid") == (record.get("Serving") or {}).get("pid")
+        if not same or current.get("EndpointStatus") != "InService":
+            return current  # restarted (or redeployed) meanwhile
+        return _restart(endpoint, current)
 
 
 def _restart(endpoint: EndpointDir, record: dict[str, Any]) -> dict[str, Any]:

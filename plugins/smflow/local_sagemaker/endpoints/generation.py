@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from smflow.errors import SmflowError
-from smflow.local_sagemaker.containers.staging import TarballError, extract_tarball
-from smflow.local_sagemaker.store import LocalStore, ObjectNotFoundError
+from smflow.local_sagemaker.containers.model_data import ModelDataError, fetch_code, fetch_model_data, model_data_uri
+from smflow.local_sagemaker.store import LocalStore
 from smflow.sagemaker_api import model_images
 
-MODEL_CODE_DIR = "/opt/ml/model"
 DEFAULT_MAX_MODELS = 20  # models one multi-model server keeps loaded (LRU), unless the container says otherwise
 DEFAULT_MAX_MEMORY_MB = 2048
 
@@ -71,8 +70,7 @@ def prepare_generation(directory: Path, model: Mapping[str, Any], store: LocalSt
         model_dir = base / "model"
         model_dir.mkdir(parents=True, exist_ok=True)
         environment = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
-        url = container.get("ModelDataUrl") or ((container.get("ModelDataSource") or {}).get("S3DataSource")
-                                                or {}).get("S3Uri")
+        url = model_data_uri(container)
         if multi:
             if not url:
                 raise DeploymentError("a MultiModel container needs ModelDataUrl: the S3 prefix its models are under")
@@ -80,9 +78,12 @@ def prepare_generation(directory: Path, model: Mapping[str, Any], store: LocalSt
             multi_model = {"model_root": str(root), "max_models": int(environment.get(
                 "SMFLOW_MAX_MODELS", DEFAULT_MAX_MODELS)), "max_memory_mb": int(environment.get(
                     "SMFLOW_MAX_MEMORY_MB", DEFAULT_MAX_MEMORY_MB))}
-        elif url:
-            _extract(store, url, model_dir, f"container {index + 1} ModelDataUrl")
-        code_dir = _code_dir(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), store, model_dir, base / "code")
+        try:
+            if not multi:
+                fetch_model_data(container, store, model_dir, f"container {index + 1} ModelDataUrl")
+            code_dir = fetch_code(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"), store, model_dir, base / "code")
+        except ModelDataError as e:
+            raise DeploymentError(str(e)) from e
         entries.append({"name": container.get("ContainerHostname") or f"container-{index + 1}",
                         "image": container.get("Image"),
                         "model_dir": None if multi else str(model_dir.resolve()),
@@ -94,33 +95,3 @@ def prepare_generation(directory: Path, model: Mapping[str, Any], store: LocalSt
     config_file = directory / "server.json"
     config_file.write_text(json.dumps(config, indent=1), encoding="utf-8")
     return ServerPlan(config_file, ready, directory / "server.log", model_images(dict(model)))
-
-
-def _extract(store: LocalStore, uri: str, dest: Path, what: str) -> None:
-    path = store.path_for(uri)
-    if not path.is_file():
-        raise DeploymentError(f"{what} {uri} is not in the local store ({store.root})")
-    try:
-        extract_tarball(path, dest)
-    except TarballError as e:
-        raise DeploymentError(f"{what} {uri} is not a readable .tar.gz archive ({e}); pack it with "
-                              "`tar -czf model.tar.gz -C <dir> .`") from e
-
-
-def _code_dir(submit_dir: str | None, store: LocalStore, model_dir: Path, target: Path) -> Path | None:
-    """SAGEMAKER_SUBMIT_DIRECTORY → a local directory: inside the model, or an s3 sourcedir tarball/prefix."""
-    if not submit_dir or submit_dir.rstrip("/") == f"{MODEL_CODE_DIR}/code":
-        return model_dir / "code"
-    if submit_dir.startswith(MODEL_CODE_DIR + "/"):
-        return model_dir / submit_dir[len(MODEL_CODE_DIR) + 1:]
-    if not submit_dir.startswith("s3://"):
-        raise DeploymentError(f"SAGEMAKER_SUBMIT_DIRECTORY={submit_dir!r} is not reachable from a SageMaker "
-                              f"container; use an s3:// sourcedir.tar.gz or {MODEL_CODE_DIR}/code")
-    if submit_dir.endswith((".tar.gz", ".tgz")):
-        _extract(store, submit_dir, target, "SAGEMAKER_SUBMIT_DIRECTORY")
-    else:
-        try:
-            store.download(submit_dir, target)
-        except ObjectNotFoundError as e:
-            raise DeploymentError(f"SAGEMAKER_SUBMIT_DIRECTORY {submit_dir}: {e}") from e
-    return target

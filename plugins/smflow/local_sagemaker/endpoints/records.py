@@ -17,17 +17,17 @@ Timestamps are ISO strings in UTC, as in the job records.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smflow.errors import SmflowError
+from smflow.local_sagemaker.file_lock import exclusive_lock
 from smflow.local_sagemaker.jobs.records import ProcessId, read_json, write_json_atomic
 from smflow.local_sagemaker.timestamps import now_iso
 
@@ -72,14 +72,8 @@ class EndpointDir:
         value: dict[str, Any] = read_json(self.record_file)
         return value
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with open(self.path / ".lock", "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    def locked(self) -> AbstractContextManager[None]:
+        return exclusive_lock(self.path / ".lock")
 
     def update(self, change: Callable[[dict[str, Any]], Mapping[str, Any] | None]) -> dict[str, Any]:
         """Apply `change` to the record under the lock (it returns fields to set, or None); keys set to None

@@ -7,7 +7,6 @@ two processes asking at once start one runtime.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from smflow.errors import SmflowError
 from smflow.local_sagemaker.endpoints.server_process import ping, stop_process
+from smflow.local_sagemaker.file_lock import exclusive_lock
 from smflow.local_sagemaker.jobs.records import ProcessId, write_json_atomic
 
 RUNTIME_MODULE = "smflow.local_sagemaker.endpoints.runtime_proxy"
@@ -48,8 +48,7 @@ def ensure_runtime(root: Path, store_root: Path) -> str:
     port = _live_port(_recorded(root))
     if port is not None:
         return f"http://127.0.0.1:{port}"
-    with open(root / ".runtime.lock", "a+") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    with exclusive_lock(root / ".runtime.lock"):
         record = _recorded(root)
         port = _live_port(record)
         if port is not None:

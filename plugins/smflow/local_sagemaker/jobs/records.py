@@ -20,19 +20,19 @@ overwrite each other's changes.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smflow.atomic_files import replacing, write_text_atomic
 from smflow.errors import SmflowError
+from smflow.local_sagemaker.file_lock import exclusive_lock
 from smflow.local_sagemaker.jobs.processes import proc_stat_fields
 from smflow.local_sagemaker.timestamps import now_iso
 from smflow.sagemaker_api import ACTIVE_STATUSES, JOB_KINDS_BY_DIRECTORY, JobKind
@@ -198,14 +198,8 @@ class JobDir:
         value: dict[str, Any] = read_json(self.description_file)
         return value
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with open(self.path / ".lock", "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    def locked(self) -> AbstractContextManager[None]:
+        return exclusive_lock(self.path / ".lock")
 
     def update(self, change: Callable[[dict[str, Any]], Mapping[str, Any] | None]) -> dict[str, Any]:
         """Apply `change` to the current description under the lock; it returns fields to set, or None.
