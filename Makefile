@@ -13,7 +13,7 @@ demo: bootstrap
 	$(PY) scripts/demo_deploy.py
 
 test: bootstrap
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=20 tests
 
 lint: bootstrap
 	$(VENV)/bin/ruff check plugins tests bench dags

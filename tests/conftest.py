@@ -28,8 +28,13 @@ def smflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything under tests/integration is `integration`, under tests/contract is `contract`, so
-    `pytest -m "not integration and not contract"` runs the fast unit suite."""
+    `pytest -m "not integration and not contract"` runs the fast unit suite.
+
+    Under pytest-xdist (`make test` runs two workers, `--dist loadgroup`) the real-Airflow tests share one
+    worker, so their session-scoped deployment starts once."""
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO).parts
         if len(parts) > 1 and parts[1] in ("integration", "contract"):
             item.add_marker(getattr(pytest.mark, parts[1]))
+        if parts[1:3] == ("integration", "real_airflow"):
+            item.add_marker(pytest.mark.xdist_group("real_airflow"))
