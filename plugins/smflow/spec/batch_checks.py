@@ -3,6 +3,8 @@ that has something to run. Positioned like every other spec problem; called from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from smflow.spec.errors import Path_
 from smflow.spec.model import (
     BatchSpec,
@@ -22,14 +24,20 @@ def batch_problems(spec: PipelineSpec) -> list[tuple[Path_, str]]:
     units = {name: unit for name, unit in spec.models.items() if unit.batch is not None}
     for name, unit in units.items():
         problems.extend(_unit_problems(spec, name, unit))
-    if spec.schedule.batch is not None and not units:
-        problems.append((("schedule", "batch"), "a batch schedule is set but no model unit has a `batch:` section; "
-                                                "add one (input, model, transform) or remove schedule.batch"))
-    if isinstance(spec.schedule.batch, OnDataSchedule) and len(units) > 1:
-        problems.append((("schedule", "batch", "on_data"),
-                         f"on_data waits for one input, but {len(units)} model units have `batch:` "
-                         f"({', '.join(sorted(units))}); schedule the batch DAG by cron or assets instead"))
-    return problems
+    return problems + schedule_problems("batch", spec.schedule.batch, units, "input, model, transform")
+
+
+def schedule_problems(section: str, schedule: object, units: Mapping[str, ModelUnit],
+                      needs: str) -> list[tuple[Path_, str]]:
+    """A batch or monitor DAG's schedule must have something to run, and on_data one input to wait for."""
+    if schedule is not None and not units:
+        return [(("schedule", section), f"a {section} schedule is set but no model unit has a `{section}:` "
+                                        f"section; add one ({needs}) or remove schedule.{section}")]
+    if isinstance(schedule, OnDataSchedule) and len(units) > 1:
+        return [(("schedule", section, "on_data"),
+                 f"on_data waits for one input, but {len(units)} model units have `{section}:` "
+                 f"({', '.join(sorted(units))}); schedule the {section} DAG by cron or assets instead")]
+    return []
 
 
 def _unit_problems(spec: PipelineSpec, name: str, unit: ModelUnit) -> list[tuple[Path_, str]]:

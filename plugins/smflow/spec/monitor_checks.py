@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from smflow.errors import SmflowError
+from smflow.spec.batch_checks import schedule_problems
 from smflow.spec.errors import Path_
 from smflow.spec.model import (
     BaselineStep,
     ModelUnit,
     MonitorSpec,
-    OnDataSchedule,
     PipelineSpec,
     RegisterStep,
 )
@@ -62,14 +62,7 @@ def monitor_problems(spec: PipelineSpec) -> list[tuple[Path_, str]]:
     units = monitored_units(spec)
     for name, unit in units.items():
         problems.extend(_unit_problems(spec, name, unit))
-    if spec.schedule.monitor is not None and not units:
-        problems.append((("schedule", "monitor"), "a monitor schedule is set but no model unit has a `monitor:` "
-                                                  "section; add one (baseline, input) or remove schedule.monitor"))
-    if isinstance(spec.schedule.monitor, OnDataSchedule) and len(units) > 1:
-        problems.append((("schedule", "monitor", "on_data"),
-                         f"on_data waits for one input, but {len(units)} model units have `monitor:` "
-                         f"({', '.join(sorted(units))}); schedule the monitor DAG by cron or assets instead"))
-    return problems
+    return problems + schedule_problems("monitor", spec.schedule.monitor, units, "baseline, input")
 
 
 def _unit_problems(spec: PipelineSpec, name: str, unit: ModelUnit) -> list[tuple[Path_, str]]:
