@@ -87,15 +87,14 @@ class DriftConfig:
                                        "threshold")
             features[str(name)] = FeatureOverride(_statistic(override.get("statistic"), f"{path}.statistic"),
                                                   _threshold(override.get("threshold"), f"{path}.threshold"))
-        categorical = mapping.get("categorical_statistic")
+        categorical = _statistic(mapping.get("categorical_statistic"), f"{where}.categorical_statistic")
         if categorical in stats.NUMERIC_ONLY:
             raise DriftConfigError(f"{where}.categorical_statistic: {categorical} compares numbers; use "
                                    "jensenshannon, psi, chisquare or z for categorical features")
         return cls(drift_share=share,
                    statistic=_statistic(mapping.get("statistic"), f"{where}.statistic"),
                    numeric_statistic=_statistic(mapping.get("numeric_statistic"), f"{where}.numeric_statistic"),
-                   categorical_statistic=_statistic(mapping.get("categorical_statistic"),
-                                                    f"{where}.categorical_statistic"),
+                   categorical_statistic=categorical,
                    threshold=_threshold(mapping.get("threshold"), f"{where}.threshold"), features=features)
 
     def choose(self, reference: FeatureSketch, current: FeatureSketch | None) -> tuple[str, float]:

@@ -11,6 +11,7 @@ without a header line (a batch transform's predictions) reads with `header=False
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -52,7 +53,8 @@ def column_names(path: str | Path, *, header: bool = True) -> list[str]:
     if _is_parquet(file, str(file)):
         return list(_parquet_schema(file, str(file)).names)
     reader = _open_csv(file, str(file), None, header)
-    return _csv_names(reader.schema.names, header)
+    with _utf8_header(str(file)):
+        return _csv_names(reader.schema.names, header)
 
 
 def iter_batches(path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, columns: Sequence[str] | None = None, *,
@@ -157,7 +159,8 @@ def _read(source: Source, name: str, columns: Sequence[str] | None, header: bool
         raise _csv_error(name, e) from None
     except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
         raise DataFileError(f"{name}: not a readable CSV file ({e})") from None
-    table = table.rename_columns(_csv_names(table.column_names, header))
+    with _utf8_header(name):
+        table = table.rename_columns(_csv_names(table.column_names, header))
     _check_names(table.column_names, name)
     if columns is not None:
         _check_columns(table.column_names, columns, name)
@@ -211,6 +214,16 @@ def _check_columns(names: list[str], columns: Sequence[str] | None, name: str) -
                             + (" …" if len(names) > 20 else ""))
 
 
+@contextmanager
+def _utf8_header(name: str) -> Iterator[None]:
+    """Arrow decodes a CSV's column names lazily, raising UnicodeDecodeError when they are read."""
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        raise DataFileError(f"{name}: its header is not UTF-8 text ({e.reason} at byte {e.start}); save the CSV "
+                            "as UTF-8") from None
+
+
 def _open_csv(source: Source, name: str, column_types: dict[str, pa.DataType] | None,
               header: bool) -> pa_csv.CSVStreamingReader:
     convert = pa_csv.ConvertOptions(column_types=column_types or {}, strings_can_be_null=True)
@@ -225,8 +238,9 @@ def _open_csv(source: Source, name: str, column_types: dict[str, pa.DataType] | 
 
 def _csv_batches(source: Source, name: str, columns: Sequence[str] | None, header: bool) -> Iterator[pa.RecordBatch]:
     schema = _open_csv(source, name, None, header).schema
-    _check_names(_csv_names(schema.names, header), name)
-    widened = {f.name: pa.float64() for f in schema if pa.types.is_integer(f.type)}
+    with _utf8_header(name):
+        _check_names(_csv_names(schema.names, header), name)
+        widened = {f.name: pa.float64() for f in schema if pa.types.is_integer(f.type)}
     reader = _open_csv(source, name, widened, header)
     names = _csv_names(reader.schema.names, header)
     _check_columns(names, columns, name)

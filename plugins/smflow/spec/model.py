@@ -553,7 +553,10 @@ def _duration(value: object) -> object:
         found = re.fullmatch(DURATION_PATTERN, value.strip())
         if not found:
             raise ValueError(f"'{value}' is not a duration; write a number and a unit: 90s, 30m, 6h or 1d")
-        return timedelta(seconds=int(found.group(1)) * DURATION_UNITS[found.group(2)])
+        try:
+            return timedelta(seconds=int(found.group(1)) * DURATION_UNITS[found.group(2)])
+        except OverflowError:
+            raise ValueError(f"'{value}' is longer than a duration can be; write at most 999999999d") from None
     return value
 
 

@@ -94,6 +94,8 @@ def test_config_overrides_and_errors_name_the_key_path() -> None:
         compare(BASELINE, REFERENCE, DriftConfig.from_mapping({"features": {"c": {"statistic": "ks"}}}, "m"))
     with pytest.raises(DriftConfigError, match=r"m\.categorical_statistic: wasserstein compares numbers"):
         DriftConfig.from_mapping({"categorical_statistic": "wasserstein"}, "m")
+    with pytest.raises(DriftConfigError, match=r"m\.categorical_statistic: unknown statistic \['psi'\]"):
+        DriftConfig.from_mapping({"categorical_statistic": ["psi"]}, "m")
     everywhere = compare(BASELINE, REFERENCE, DriftConfig.from_mapping({"statistic": "ks"}, "m")).features
     assert [f.statistic for f in everywhere] == ["ks", "jensenshannon"]  # KS where it applies, else the default
 

@@ -72,3 +72,12 @@ def test_text_after_the_first_block_of_a_numeric_csv_column_is_a_clear_error(tmp
     with pytest.raises(DataFileError, match="does not fit the column types") as caught:
         list(iter_batches(tmp_path / "t.csv", 10))
     assert "t.csv" in str(caught.value)
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfe,b\n1,2\n", b"a,\xff\n1,2\n"])
+def test_a_header_that_is_not_utf8_names_the_file(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(data)
+    for read in (lambda: read_table(path), lambda: list(iter_batches(path)), lambda: read_table_bytes(data, "k.csv")):
+        with pytest.raises(DataFileError, match="header is not UTF-8 text"):
+            read()

@@ -102,3 +102,8 @@ def test_monitor_settings_name_columns_of_the_batches(tmp_path: Path) -> None:
                    "      columns: [a, b]\n      exclude: [c]\n      features: {d: {threshold: 0.2}}\n")
     assert any("models.m.monitor.exclude" in e and "'c' is not one of monitor.columns (a, b)" in e for e in found)
     assert any("models.m.monitor.features.d" in e and "'d' is not one of monitor.columns" in e for e in found)
+
+
+def test_a_cooldown_too_long_for_a_duration_is_a_positioned_error(tmp_path: Path) -> None:
+    found = errors(tmp_path, HEAD + "    monitor: {cooldown: 99999999999d}\n")
+    assert any("models.m.monitor.cooldown" in e and "longer than a duration can be" in e for e in found), found
