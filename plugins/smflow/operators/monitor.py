@@ -128,9 +128,13 @@ class DriftCheckOperator(SmflowOperator):
                 + (f". The drifted batch(es) {', '.join(c['batch_id'] for c in checked if c['dataset_drift'])} are "
                    "checked again by the next run" if unrecorded else "")
                 + "; fix or remove the bad batches (a batch whose objects change is checked again)")
+        # Quality is checked before any drifted batch is recorded: a failure there must not leave a drift recorded
+        # that no retrain task will act on. Every ledger entry is written only once everything has passed.
+        quality = self.check_quality(executor, present, model, context) if params.get("quality") else []
         for ledger in unrecorded:
             executor.write_bytes(*ledger)
-        quality = self.check_quality(executor, present, model, context) if params.get("quality") else []
+        for found in quality:
+            executor.write_bytes(*found.pop("ledger"))
         drifted = [c for c in checked if c["dataset_drift"]] + [q for q in quality if q["quality_drift"]]
         result = self.result(f"{len(checked)} batch(es)", "Drift" if drifted else "NoDrift",
                              {"reports": output, "drifted_batches": len(drifted)})
@@ -150,7 +154,11 @@ class DriftCheckOperator(SmflowOperator):
             self.log.warning("model-quality drift: version %s has no evaluation report (ModelMetrics) to compare "
                              "with; register it with `report:` to get one", model["model_version"])
             return []
-        reference = metric_value(json.loads(executor.read_bytes(report)), quality["report_metric"], report)
+        try:
+            reference = metric_value(json.loads(executor.read_bytes(report)), quality["report_metric"], report)
+        except (UserError, ValueError) as e:
+            raise AirflowFailException(f"model-quality drift: the evaluation report {report} of version "
+                                       f"{model['model_version']} cannot be read: {e}") from None
         run = {"dag_id": self.dag_id, "run_id": str(context["run_id"])}
         found = []
         for batch in present:

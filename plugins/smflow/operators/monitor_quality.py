@@ -64,7 +64,9 @@ def owed(executor: Executor, batch: Batch, output: str) -> bool:
 
 def batch_quality(executor: Executor, batch: Batch, quality: dict[str, Any], predictions_output: str,
                   model: dict[str, Any], reference: float, output: str, run: dict[str, str]) -> dict[str, Any] | None:
-    """The batch's quality drift, written to its quality.json; None while its labels or predictions are missing."""
+    """The batch's quality drift and its quality.json (`ledger`: (uri, bytes), for the caller to write once the
+    whole check has succeeded, so a later failure cannot leave a drift recorded but never signalled); None while
+    its labels or predictions are missing."""
     from smflow.drift.compare import quality_drift
 
     labels = sorted(uri for uri, _ in executor.list_objects(f"{folder_prefix(quality['labels'])}{batch.batch_id}")
@@ -82,6 +84,6 @@ def batch_quality(executor: Executor, batch: Batch, quality: dict[str, Any], pre
     document = {**result, "current": current, "reference": reference, "labels": labels, "predictions": folder,
                 "batch": {"batch_id": batch.batch_id, "digest": batch.digest}, "model": model, "monitor_run": run,
                 "checked_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    executor.write_bytes(uri, json.dumps(document, indent=2, default=str).encode())
     return {"batch_id": batch.batch_id, "metric": metric, "current": current, "reference": reference,
-            "quality_drift": bool(result["drifted"]), "report": uri}
+            "quality_drift": bool(result["drifted"]), "report": uri,
+            "ledger": (uri, json.dumps(document, indent=2, default=str).encode())}

@@ -192,6 +192,8 @@ def test_quality_drift_waits_for_labels_and_predictions_then_is_recorded_once(tm
     executor.write_bytes("s3://bkt/pred/day1.csv/v1/_manifest.json", b"{}")
     done = batch_quality(executor, batch, *args)
     assert done is not None and done["current"] == 4.0 and done["quality_drift"] is True  # 4 - 2 > 1
+    assert owed(executor, batch, OUT)  # nothing is recorded until the caller writes the ledger
+    executor.write_bytes(*done["ledger"])
     assert not owed(executor, batch, OUT)
     assert json.loads(executor.read_bytes(OUT + "day1.csv/quality.json"))["statistic"] == "quality_degradation"
 
@@ -222,3 +224,26 @@ def test_a_bad_batch_fails_the_check_and_leaves_the_drifted_ones_unrecorded(tmp_
     result = operator.execute(context)  # type: ignore[arg-type]
     assert [(c["batch_id"], c["dataset_drift"]) for c in result["checked"]] == [("shifted.csv", True)]
     assert executor.exists(OUT + "shifted.csv/drift.json")
+
+
+def test_a_quality_failure_leaves_the_drifted_batches_unrecorded(tmp_path: Path) -> None:
+    """The quality check runs before any drifted batch is recorded, so its failure cannot swallow a drift."""
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    values = "".join(f"{v % 50},{v % 7}\n" for v in range(300)).encode()
+    executor.write_bytes("s3://bkt/baseline.json", sketch_table(read_object(values, "s3://bkt/r.csv",
+                                                                            ["a", "b"])).to_json().encode())
+    executor.write_bytes("s3://bkt/in/shifted.csv", "".join(f"{v % 50 + 60},{v % 7 + 9}\n"
+                                                            for v in range(300)).encode())
+    executor.write_bytes("s3://bkt/eval.json", b"not json")
+    operator = DriftCheckOperator(task_id="m.check_drift", operation=None, request={}, executor="local", params_={
+        "input": "s3://bkt/in/", "pattern": "*.csv", "marker": None, "output": OUT, "columns": ["a", "b"],
+        "exclude": [], "drift": {"drift_share": 0.5, "features": {}}, "resolve_task": "m.resolve_baseline",
+        "predictions_output": "s3://bkt/pred/",
+        "quality": {"labels": "s3://bkt/labels/", "metric": "rmse", "tolerance": 1.0, "report_metric": "rmse"}})
+    operator.get_executor = lambda: executor  # type: ignore[method-assign]
+    resolved = {"m.resolve_baseline": {"outputs": {"baseline": "s3://bkt/baseline.json", "model_version": 1,
+                                                   "model_package_arn": "arn:p/1", "predictions_baseline": "",
+                                                   "evaluation_report": "s3://bkt/eval.json"}}}
+    with pytest.raises(AirflowFailException, match="evaluation report s3://bkt/eval.json of version 1 cannot be read"):
+        operator.execute({"ti": FakeTaskInstance(resolved), "run_id": "r1"})  # type: ignore[arg-type]
+    assert not executor.exists(OUT + "shifted.csv/drift.json")
