@@ -29,6 +29,7 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError, ParamValidationError
 
 from smflow.atomic_files import write_text_atomic
+from smflow.local_sagemaker.endpoints.invoke import MAX_PAYLOAD_BYTES
 
 HEADERS = {"X-Amzn-SageMaker-Target-Model": "TargetModel", "X-Amzn-SageMaker-Custom-Attributes": "CustomAttributes",
            "X-Amzn-SageMaker-Target-Variant": "TargetVariant", "X-Amzn-SageMaker-Inference-Id": "InferenceId"}
@@ -66,7 +67,17 @@ class RuntimeHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         parts = self.path.split("?", 1)[0].strip("/").split("/")
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isdigit():
+            self.close_connection = True
+            self._error(400, "ValidationError", f"Content-Length {declared!r} is not a byte count")
+            return
+        length = int(declared)
+        if length > MAX_PAYLOAD_BYTES:
+            self.close_connection = True
+            self._error(413, "ValidationError", f"the request body is {length} bytes; InvokeEndpoint takes at most "
+                                                f"{MAX_PAYLOAD_BYTES} (6 MB)")
+            return
         body = self.rfile.read(length) if length else b""
         if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
             self._error(404, "UnknownOperationException",

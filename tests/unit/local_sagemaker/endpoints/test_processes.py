@@ -3,6 +3,7 @@ when it dies, and answers boto3's own sagemaker-runtime client through the local
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -60,6 +61,15 @@ def test_boto3_sagemaker_runtime_client_reaches_the_local_endpoint(service: Loca
     assert raised.value.response["Error"]["Code"] == "ModelError"
     with pytest.raises(ClientError, match="Could not find endpoint"):
         runtime.invoke_endpoint(EndpointName="nope", Body=b"1", ContentType="text/csv")
+    url = service.endpoints.runtime_url().removeprefix("http://")
+    for length, status in (("abc", 400), ("-1", 400), (str(7 * 1024 * 1024), 413)):
+        connection = http.client.HTTPConnection(url, timeout=10)
+        connection.putrequest("POST", "/endpoints/ep/invocations")
+        connection.putheader("Content-Length", length)
+        connection.endheaders()
+        answer = connection.getresponse()  # at once: the body is never read
+        assert answer.status == status, (length, answer.status)
+        connection.close()
 
 
 def test_a_deployer_that_dies_fails_the_endpoint_and_stops_its_server(service: LocalSageMaker) -> None:
