@@ -188,14 +188,36 @@ def deploy(executor: Executor, *, endpoint: str, package: Mapping[str, Any], mod
             request: dict[str, Any] = {"EndpointName": endpoint, "EndpointConfigName": config_name}
             if deployment_config:
                 request["DeploymentConfig"] = dict(deployment_config)
-            executor.call("UpdateEndpoint", request)
+            _switch(executor, current, previous, request)
             say(f"updating endpoint {endpoint}: {previous} → {config_name}")
+        else:  # a retried deployment whose update was already sent: its history tag says what it replaced
+            previous = _tags(executor, str(current["EndpointArn"])).get(PREVIOUS_TAG)
     return _settle(executor, endpoint, config_name, previous, timeout=timeout, poll=poll, say=say)
+
+
+def _switch(executor: Executor, current: Mapping[str, Any], previous: str | None, request: dict[str, Any]) -> None:
+    """UpdateEndpoint, with the history tag (what rollback returns to) written first: a deployment that then
+    times out, or a task retried after it, still rolls back to the config it replaced. A refused update puts
+    the tag back as it was."""
+    arn = str(current["EndpointArn"])
+    if not previous:
+        executor.call("UpdateEndpoint", request)
+        return
+    earlier = _tags(executor, arn).get(PREVIOUS_TAG)
+    executor.call("AddTags", {"ResourceArn": arn, "Tags": [{"Key": PREVIOUS_TAG, "Value": previous}]})
+    try:
+        executor.call("UpdateEndpoint", request)
+    except ClientError:
+        if earlier:
+            executor.call("AddTags", {"ResourceArn": arn, "Tags": [{"Key": PREVIOUS_TAG, "Value": earlier}]})
+        else:
+            executor.call("DeleteTags", {"ResourceArn": arn, "TagKeys": [PREVIOUS_TAG]})
+        raise
 
 
 def _settle(executor: Executor, endpoint: str, config_name: str, previous: str | None, *, timeout: float,
             poll: float, say: Callable[[str], None]) -> dict[str, Any]:
-    """Wait, check the endpoint serves `config_name`, then record the history and the registry's view."""
+    """Wait, check the endpoint serves `config_name`, then record the registry's view of who serves it."""
     described = wait_in_service(executor, endpoint, timeout=timeout, poll=poll, say=say)
     status = described["EndpointStatus"]
     serving = described.get("EndpointConfigName")
@@ -204,9 +226,6 @@ def _settle(executor: Executor, endpoint: str, config_name: str, previous: str |
         still = f"; it still serves {serving}" if status == "InService" and serving else ""
         raise DeploymentError(f"endpoint {endpoint} did not switch to {config_name}: it is {status}{still} "
                               f"({reason})")
-    endpoint_arn = str(described["EndpointArn"])
-    if previous:
-        executor.call("AddTags", {"ResourceArn": endpoint_arn, "Tags": [{"Key": PREVIOUS_TAG, "Value": previous}]})
     record_serving(executor, endpoint, config_name, previous)
     return summary(executor, endpoint)
 
@@ -259,7 +278,7 @@ def rollback(executor: Executor, endpoint: str, *, timeout: float = DEFAULT_TIME
             raise DeploymentError(f"the previous endpoint config {previous} of {endpoint} was deleted; deploy the "
                                   "version you want instead") from e
         raise
-    executor.call("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": previous})
+    _switch(executor, current, serving, {"EndpointName": endpoint, "EndpointConfigName": previous})
     say(f"rolling endpoint {endpoint} back: {serving} → {previous}")
     return _settle(executor, endpoint, previous, serving, timeout=timeout, poll=poll, say=say)
 

@@ -116,3 +116,29 @@ def test_a_deployment_that_outlasts_its_timeout_says_where_it_stands(executor: L
     settled = deployment.wait_in_service(executor, ENDPOINT, timeout=30, poll=0.05)  # it carries on by itself
     assert (settled["EndpointStatus"], settled["EndpointConfigName"]) == ("InService", "slow-config")
     assert predictions(executor) == ["7,14"]
+
+
+def test_an_update_that_times_out_then_is_retried_still_rolls_back_to_what_it_replaced(
+        executor: LocalExecutor) -> None:
+    executor.registry.set_status(GROUP, 1, "Approved")
+    first = run_deploy("run-1", model_package_arn=arn(executor, 1))["outputs"]["endpoint_config"]
+    uri = "s3://bucket/models/slow/model.tar.gz"
+    executor.write_bytes(uri, model_tarball(7.0, load_seconds=1.0))
+    slow = executor.call("CreateModelPackage", {
+        "ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Approved", "InferenceSpecification": {
+            "Containers": [{"Image": "local/model", "ModelDataUrl": uri,
+                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}})["ModelPackageArn"]
+    package = deployment.approved_package(executor, package=slow)
+    model = deployment.package_model(executor, package, ROLE, "demo-slow")
+    with pytest.raises(deployment.DeploymentError, match="is still Updating"):
+        deployment.deploy(executor, endpoint=ENDPOINT, package=package, model_name=model,
+                          config_name="slow-config", timeout=0.2, poll=0.05)
+    retried = deployment.deploy(executor, endpoint=ENDPOINT, package=package, model_name=model,
+                                config_name="slow-config", timeout=60, poll=0.05)  # the task's retry
+    assert retried["endpoint_config"] == "slow-config" and retried["previous_endpoint_config"] == first
+    assert predictions(executor) == ["7,14"]
+    assert serving_metadata(executor, 1) is None  # the registry moved to the slow version
+    rolled = deployment.rollback(executor, ENDPOINT, timeout=60, poll=0.05)
+    assert (rolled["endpoint_config"], rolled["version"]) == (first, 1)
+    assert predictions(executor) == ["2,4"]
