@@ -306,7 +306,7 @@ class Endpoints:
                 pid = json.loads(ready.read_text(encoding="utf-8")).get("pid")
             except (OSError, ValueError, AttributeError):
                 pid = None
-            if isinstance(pid, int):
+            if isinstance(pid, int) and _serves_from(pid, ready.parent):
                 stop_process(ProcessId.of(pid), grace=5.0)
 
     # ---- tags -------------------------------------------------------------------------------------
@@ -398,3 +398,13 @@ def _page(rows: list[dict[str, Any]], params: dict[str, Any], name_key: str,
     size = int(params.get("MaxResults", 10))
     page = rows[start:start + size]
     return page, (str(start + size) if start + size < len(rows) else None)
+
+
+def _serves_from(pid: int, generation: Path) -> bool:
+    """Whether `pid` is still the server started from `generation` (its command line names that directory's
+    config): a ready file outlives its server, and a recycled pid must never be signalled."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False  # gone, or no procfs to tell: leave it be
+    return any(str(generation) in part.decode(errors="replace") for part in command)

@@ -182,3 +182,23 @@ def test_deleting_a_creating_endpoint_leaves_no_process(service: LocalSageMaker)
     assert ours() == []
     assert service.call("ListEndpoints", {})["Endpoints"] == []
     assert not (service.home / "endpoints" / "endpoints" / "ep").exists()
+
+
+def test_a_stale_ready_file_never_signals_a_recycled_pid(tmp_path: Path) -> None:
+    """DeleteEndpoint stops the server a generation's ready file names only while that pid still runs from it."""
+    import os
+    import subprocess
+    import sys
+
+    from smflow.local_sagemaker.endpoints.api import _serves_from
+
+    generation = tmp_path / "generations" / "1"
+    generation.mkdir(parents=True)
+    assert not _serves_from(os.getpid(), generation)  # someone else's process under that pid
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(generation / "server.json")])
+    try:
+        assert _serves_from(server.pid, generation)
+    finally:
+        server.kill()
+        server.wait()
+    assert not _serves_from(server.pid, generation)  # gone
