@@ -120,7 +120,10 @@ class HttpConnection(asyncio.Protocol):
         self._read_paused = False
         self._closing = False  # no more requests are parsed or answered
         self._eof = False  # the client half-closed: close once what it sent is answered
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # the read, idle or linger deadline
+        # A client that stops reading its answers is dropped after read_timeout; a clock of its own, so that the
+        # next request's read deadline (armed and cleared as requests come and go) can never cancel it.
+        self._write_timer: asyncio.TimerHandle | None = None
         self._url = b""
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
@@ -139,6 +142,7 @@ class HttpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self._disarm()
+        self._cancel_write_timer()
         self._queue.clear()
         self._tracker.discard(self)
 
@@ -155,13 +159,12 @@ class HttpConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True  # the client is not reading: answer nothing more until it does
-        self._arm(self._limits.read_timeout, self.abort)
+        if self._write_timer is None:
+            self._write_timer = self._loop.call_later(self._limits.read_timeout, self.abort)
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._disarm()
-        if self._in_message:  # the request being received keeps its own deadline
-            self._arm(self._limits.read_timeout, self._read_timeout)
+        self._cancel_write_timer()
         self._pump()
 
     def eof_received(self) -> bool | None:
@@ -312,12 +315,14 @@ class HttpConnection(asyncio.Protocol):
     def _close(self) -> None:
         self._closing = True
         self._disarm()
+        self._cancel_write_timer()
         if self._transport is not None:
             self._transport.close()
 
     def abort(self) -> None:
         self._closing = True
         self._disarm()
+        self._cancel_write_timer()
         if self._transport is not None:
             self._transport.abort()
 
@@ -329,3 +334,8 @@ class HttpConnection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _cancel_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
