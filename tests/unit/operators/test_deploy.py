@@ -99,7 +99,8 @@ def test_deploy_then_rollback_restores_the_previous_version(executor: LocalExecu
     assert serving_metadata(executor, 2) is None
 
 
-def test_a_deployment_that_outlasts_its_timeout_says_where_it_stands(executor: LocalExecutor) -> None:
+def slow_version(executor: LocalExecutor, model_prefix: str) -> tuple[dict[str, Any], str]:
+    """An Approved version whose model takes a second to load, and its SageMaker Model."""
     uri = "s3://bucket/models/slow/model.tar.gz"
     executor.write_bytes(uri, model_tarball(7.0, load_seconds=1.0))
     arn = executor.call("CreateModelPackage", {
@@ -108,7 +109,11 @@ def test_a_deployment_that_outlasts_its_timeout_says_where_it_stands(executor: L
                             "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}],
             "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}})["ModelPackageArn"]
     package = deployment.approved_package(executor, package=arn)
-    model = deployment.package_model(executor, package, ROLE, "demo-m")
+    return package, deployment.package_model(executor, package, ROLE, model_prefix)
+
+
+def test_a_deployment_that_outlasts_its_timeout_says_where_it_stands(executor: LocalExecutor) -> None:
+    package, model = slow_version(executor, "demo-m")
     with pytest.raises(deployment.DeploymentError, match=rf"endpoint {ENDPOINT} is still Creating after 0 s.*"
                                                          rf"smflow endpoint describe {ENDPOINT}"):
         deployment.deploy(executor, endpoint=ENDPOINT, package=package, model_name=model,
@@ -122,15 +127,7 @@ def test_an_update_that_times_out_then_is_retried_still_rolls_back_to_what_it_re
         executor: LocalExecutor) -> None:
     executor.registry.set_status(GROUP, 1, "Approved")
     first = run_deploy("run-1", model_package_arn=arn(executor, 1))["outputs"]["endpoint_config"]
-    uri = "s3://bucket/models/slow/model.tar.gz"
-    executor.write_bytes(uri, model_tarball(7.0, load_seconds=1.0))
-    slow = executor.call("CreateModelPackage", {
-        "ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Approved", "InferenceSpecification": {
-            "Containers": [{"Image": "local/model", "ModelDataUrl": uri,
-                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}],
-            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}})["ModelPackageArn"]
-    package = deployment.approved_package(executor, package=slow)
-    model = deployment.package_model(executor, package, ROLE, "demo-slow")
+    package, model = slow_version(executor, "demo-slow")
     with pytest.raises(deployment.DeploymentError, match="is still Updating"):
         deployment.deploy(executor, endpoint=ENDPOINT, package=package, model_name=model,
                           config_name="slow-config", timeout=0.2, poll=0.05)
