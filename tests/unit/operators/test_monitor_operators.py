@@ -198,21 +198,28 @@ def test_quality_drift_waits_for_labels_and_predictions_then_is_recorded_once(tm
     assert json.loads(executor.read_bytes(OUT + "day1.csv/quality.json"))["statistic"] == "quality_degradation"
 
 
-def test_a_bad_batch_fails_the_check_and_leaves_the_drifted_ones_unrecorded(tmp_path: Path) -> None:
-    """So the drift is not lost: the next run (once the bad batch is fixed) checks it again and retrains."""
+def drift_check(tmp_path: Path, **params: Any) -> tuple[LocalExecutor, DriftCheckOperator, bytes]:
+    """A baseline of two columns, a clearly shifted batch under s3://bkt/in/, and the check_drift operator on
+    them (with `params` added); the baseline's own rows are returned for a clean batch."""
     executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
     values = "".join(f"{v % 50},{v % 7}\n" for v in range(300)).encode()
     executor.write_bytes("s3://bkt/baseline.json", sketch_table(read_object(values, "s3://bkt/r.csv",
                                                                             ["a", "b"])).to_json().encode())
-    executor.write_bytes("s3://bkt/in/clean.csv", values)
     executor.write_bytes("s3://bkt/in/shifted.csv", "".join(f"{v % 50 + 60},{v % 7 + 9}\n"
                                                             for v in range(300)).encode())
-    executor.write_bytes("s3://bkt/in/bad.csv", b"1,2,3\n")
     operator = DriftCheckOperator(task_id="m.check_drift", operation=None, request={}, executor="local", params_={
         "input": "s3://bkt/in/", "pattern": "*.csv", "marker": None, "output": OUT, "columns": ["a", "b"],
         "exclude": [], "drift": {"drift_share": 0.5, "features": {}}, "resolve_task": "m.resolve_baseline",
-        "predictions_output": None, "quality": None})
+        **params})
     operator.get_executor = lambda: executor  # type: ignore[method-assign]
+    return executor, operator, values
+
+
+def test_a_bad_batch_fails_the_check_and_leaves_the_drifted_ones_unrecorded(tmp_path: Path) -> None:
+    """So the drift is not lost: the next run (once the bad batch is fixed) checks it again and retrains."""
+    executor, operator, values = drift_check(tmp_path, predictions_output=None, quality=None)
+    executor.write_bytes("s3://bkt/in/clean.csv", values)
+    executor.write_bytes("s3://bkt/in/bad.csv", b"1,2,3\n")
     resolved = {"m.resolve_baseline": {"outputs": {"baseline": "s3://bkt/baseline.json", "model_version": 1,
                                                    "model_package_arn": "arn:p/1", "predictions_baseline": ""}}}
     context = {"ti": FakeTaskInstance(resolved), "run_id": "r1"}
@@ -228,19 +235,9 @@ def test_a_bad_batch_fails_the_check_and_leaves_the_drifted_ones_unrecorded(tmp_
 
 def test_a_quality_failure_leaves_the_drifted_batches_unrecorded(tmp_path: Path) -> None:
     """The quality check runs before any drifted batch is recorded, so its failure cannot swallow a drift."""
-    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
-    values = "".join(f"{v % 50},{v % 7}\n" for v in range(300)).encode()
-    executor.write_bytes("s3://bkt/baseline.json", sketch_table(read_object(values, "s3://bkt/r.csv",
-                                                                            ["a", "b"])).to_json().encode())
-    executor.write_bytes("s3://bkt/in/shifted.csv", "".join(f"{v % 50 + 60},{v % 7 + 9}\n"
-                                                            for v in range(300)).encode())
+    executor, operator, _ = drift_check(tmp_path, predictions_output="s3://bkt/pred/", quality={
+        "labels": "s3://bkt/labels/", "metric": "rmse", "tolerance": 1.0, "report_metric": "rmse"})
     executor.write_bytes("s3://bkt/eval.json", b"not json")
-    operator = DriftCheckOperator(task_id="m.check_drift", operation=None, request={}, executor="local", params_={
-        "input": "s3://bkt/in/", "pattern": "*.csv", "marker": None, "output": OUT, "columns": ["a", "b"],
-        "exclude": [], "drift": {"drift_share": 0.5, "features": {}}, "resolve_task": "m.resolve_baseline",
-        "predictions_output": "s3://bkt/pred/",
-        "quality": {"labels": "s3://bkt/labels/", "metric": "rmse", "tolerance": 1.0, "report_metric": "rmse"}})
-    operator.get_executor = lambda: executor  # type: ignore[method-assign]
     resolved = {"m.resolve_baseline": {"outputs": {"baseline": "s3://bkt/baseline.json", "model_version": 1,
                                                    "model_package_arn": "arn:p/1", "predictions_baseline": "",
                                                    "evaluation_report": "s3://bkt/eval.json"}}}
