@@ -195,8 +195,13 @@ def test_a_stale_ready_file_never_signals_a_recycled_pid(tmp_path: Path) -> None
     generation = tmp_path / "generations" / "1"
     generation.mkdir(parents=True)
     assert not _serves_from(os.getpid(), generation)  # someone else's process under that pid
-    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(generation / "server.json")])
+    # The child says when it runs, as a real server writes its ready file only once it listens: right after
+    # exec the kernel may still show an empty /proc/<pid>/cmdline (the close-on-exec pipe Popen waits on is
+    # closed before the new program's arguments are mapped).
+    server = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)",
+                               str(generation / "server.json")], stdout=subprocess.PIPE)
     try:
+        assert server.stdout is not None and server.stdout.readline() == b"up\n"
         assert _serves_from(server.pid, generation)
     finally:
         server.kill()
