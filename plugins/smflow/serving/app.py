@@ -116,7 +116,7 @@ class ModelServerApp:
             return error_response(503, self.load_error or "the model is still loading; retry when /ping answers 200",
                                   "ModelNotReady")
         lock = ENVIRON_LOCK if pipeline.swaps_environment else None
-        return self.dispatcher.run(pipeline, lambda: self._answer(pipeline, body, content_type, accept), lock=lock)
+        return self.dispatcher.run(pipeline, self._answer, pipeline, body, content_type, accept, lock=lock)
 
     def _multi_model(self, target: str | None, body: bytes, content_type: str,
                      accept: str | None) -> Response | asyncio.Future[Response]:
@@ -129,7 +129,7 @@ class ModelServerApp:
         model = cache.get(target)
         if model is not None:
             pipeline = model.pipeline
-            return self.dispatcher.run(target, lambda: self._answer(pipeline, body, content_type, accept))
+            return self.dispatcher.run(target, self._answer, pipeline, body, content_type, accept)
 
         def load_then_answer() -> Response:
             try:

@@ -90,12 +90,14 @@ class ServerConfig(_Strict):
     # A model whose calls average under this runs on the event loop; 0 puts every call on the worker threads.
     inline_budget_seconds: float = Field(default=0.002, ge=0)
     # ... and only while at most this many clients are connected (0: however many); see dispatch.py
-    inline_max_connections: int = Field(default=1, ge=0)
+    inline_max_connections: int = Field(default=0, ge=0)
     threads: int = Field(default=4, ge=1)  # worker threads for slow models and multi-model loads
     # Server processes sharing the port (SO_REUSEPORT), each with its own copy of the model; None reads the first
-    # container's SAGEMAKER_MODEL_SERVER_WORKERS, else 1.
+    # container's SAGEMAKER_MODEL_SERVER_WORKERS, else one per CPU as SageMaker's containers do (one for a
+    # multi-model server, whose LRU bound is the endpoint's); see server.worker_count.
     workers: int | None = Field(default=None, ge=1, le=64)
     reuse_port: bool = False  # set for the worker processes of a multi-worker server
+    supervisor_pid: int | None = None  # a worker's supervisor: the worker stops once that process is gone
     # gc.freeze() once the model is loaded (a server process owns its heap); off for a server inside another
     # program (start_in_thread), whose own objects must stay collectable.
     freeze_heap: bool = True

@@ -28,6 +28,7 @@ with gaps or text go through `genfromtxt(dtype=None)` exactly as in ITK.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import inspect
@@ -113,8 +114,10 @@ class Context:
     system_properties: dict[str, Any] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=256)
 def media_type(header: str | None) -> str:
-    """`Text/CSV; charset=utf-8` → `text/csv`: the part of a header the decoders are keyed by."""
+    """`Text/CSV; charset=utf-8` → `text/csv`: the part of a header the decoders are keyed by (memoised: an
+    endpoint sees the same few header values on every request)."""
     return (header or "").split(";", 1)[0].strip().lower()
 
 
@@ -248,13 +251,21 @@ def default_predict_fn(data: Any, model: Any) -> Any:
 
 def default_output_fn(prediction: Any, accept: str) -> tuple[bytes, str]:
     """Encode with the first Accept type we support; `*/*` inside a list means the default JSON."""
+    kind = _encodable_kind(accept)
+    if kind is None:
+        raise UnsupportedContentTypeError("Accept", accept, ENCODABLE_TYPES)
+    return (_array_to_csv(prediction) if kind == CSV else encode(prediction, kind)), kind
+
+
+@functools.lru_cache(maxsize=256)
+def _encodable_kind(accept: str) -> str | None:
     for candidate in accept.split(","):
         kind = media_type(candidate)
         if kind == ANY:
             kind = JSON
         if kind in ENCODABLE_TYPES:
-            return encode(prediction, kind), kind
-    raise UnsupportedContentTypeError("Accept", accept, ENCODABLE_TYPES)
+            return kind
+    return None
 
 
 def encode(prediction: Any, kind: str) -> bytes:
@@ -331,6 +342,8 @@ class InferenceHandler:
         self._predict_fn = predict_fn
         self._output_fn = output_fn
         self._execution_parameters_fn = execution_parameters_fn
+        self._user_decodes = transform_fn is not None or input_fn is not default_input_fn
+        self._where = {name: f"{module_path.name}: {name}" for name in ("transform_fn", "output_fn")}
 
     @property
     def uses_transform_fn(self) -> bool:
@@ -368,21 +381,20 @@ class InferenceHandler:
         Errors from user code propagate unchanged (a server maps them to 500); unsupported content types
         raise `UnsupportedContentTypeError` (415).
         """
-        accept = self.resolve_accept(accept)
+        accept = (accept or "").strip()
+        if not accept or accept == ANY:  # resolve_accept, inline: this runs on every request
+            accept = self.default_accept
         content_type = content_type or DEFAULT_CONTENT_TYPE
         data: str | bytes = body
-        user_decodes = self._transform_fn is not None or self._input_fn is not default_input_fn
-        if media_type(content_type) in UTF8_TYPES and user_decodes:
+        if self._user_decodes and media_type(content_type) in UTF8_TYPES:
             data = bytes(body).decode("utf-8")  # user code gets str, as in ITK; the default decoder takes bytes
         if self._transform_fn is not None:
-            result = self._transform_fn(self.model, data, content_type, accept)
-            function = "transform_fn"
-        else:
-            decoded = self._input_fn(data, content_type)
-            prediction = self._predict_fn(decoded, self.model)
-            result = self._output_fn(prediction, accept)
-            function = "output_fn"
-        return response_body(result, accept, f"{self.module_path.name}: {function}")
+            return response_body(self._transform_fn(self.model, data, content_type, accept), accept,
+                                 self._where["transform_fn"])
+        prediction = self._predict_fn(self._input_fn(data, content_type), self.model)
+        if self._output_fn is default_output_fn:
+            return default_output_fn(prediction, accept)  # (bytes, media type) by construction
+        return response_body(self._output_fn(prediction, accept), accept, self._where["output_fn"])
 
 
 # ---- loading ------------------------------------------------------------------------------------

@@ -35,6 +35,13 @@ REJECT_LINGER_SECONDS = 1.0  # after a 413/400 answer, read (and drop) what the 
 _STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
 
 
+@functools.lru_cache(maxsize=64)
+def _status_and_type(status: int, content_type: str | None) -> bytes:
+    """The status line and Content-Type header, built once per pair (a model answers with one or two)."""
+    line = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} Unknown\r\n".encode()
+    return line if content_type is None else line + b"Content-Type: " + content_type.encode("latin-1") + b"\r\n"
+
+
 @dataclass(slots=True)
 class Request:
     method: str
@@ -120,7 +127,13 @@ class HttpConnection(asyncio.Protocol):
         self._read_paused = False
         self._closing = False  # no more requests are parsed or answered
         self._eof = False  # the client half-closed: close once what it sent is answered
-        self._timer: asyncio.TimerHandle | None = None  # the read, idle or linger deadline
+        # One deadline at a time (the read, idle or linger one), kept lazily: a request moves `_deadline`, and
+        # the loop's timer is only replaced when it would fire after the new deadline (see `_arm`).
+        self._deadline = 0.0
+        self._on_deadline: Callable[[], Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self._granule = min(limits.read_timeout, limits.keep_alive)
         # A client that stops reading its answers is dropped after read_timeout; a clock of its own, so that the
         # next request's read deadline (armed and cleared as requests come and go) can never cancel it.
         self._write_timer: asyncio.TimerHandle | None = None
@@ -141,7 +154,7 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
-        self._disarm()
+        self._disarm(cancel=True)
         self._cancel_write_timer()
         self._queue.clear()
         self._tracker.discard(self)
@@ -247,7 +260,7 @@ class HttpConnection(asyncio.Protocol):
         if not self._busy and not self._queue and not self._in_message and not self._closing:
             if self._tracker.draining or self._eof:
                 self._close()
-            elif self._timer is None:
+            elif self._on_deadline is None:
                 self._arm(self._limits.keep_alive, self._idle_timeout)
 
     def _answered(self, done: asyncio.Future[Response], *, keep_alive: bool) -> None:
@@ -266,9 +279,7 @@ class HttpConnection(asyncio.Protocol):
         if transport is None or self._closing:
             return
         keep_alive = keep_alive and not self._tracker.draining
-        head = [_STATUS_LINES.get(response.status) or f"HTTP/1.1 {response.status} Unknown\r\n".encode()]
-        if response.content_type is not None:
-            head.append(b"Content-Type: " + response.content_type.encode("latin-1") + b"\r\n")
+        head = [_status_and_type(response.status, response.content_type)]
         for name, value in response.headers.items():
             head.append(f"{name}: {value}\r\n".encode("latin-1"))
         head.append(b"Content-Length: %d\r\n" % len(response.body))
@@ -293,10 +304,9 @@ class HttpConnection(asyncio.Protocol):
         if self._transport is not None:
             if self._transport.can_write_eof():
                 self._transport.write_eof()  # the client reads the answer, then end of stream
-            self._timer = self._loop.call_later(REJECT_LINGER_SECONDS, self.abort)
+            self._arm(REJECT_LINGER_SECONDS, self.abort)
 
     def _read_timeout(self) -> None:
-        self._timer = None
         if self._busy or self._queue:  # we are still answering earlier requests: the clock restarts when we are done
             self._arm(self._limits.read_timeout, self._read_timeout)
             return
@@ -304,7 +314,6 @@ class HttpConnection(asyncio.Protocol):
                           "send the whole request promptly")
 
     def _idle_timeout(self) -> None:
-        self._timer = None
         if not self._busy and not self._queue and not self._in_message:
             self._close()
 
@@ -314,24 +323,54 @@ class HttpConnection(asyncio.Protocol):
 
     def _close(self) -> None:
         self._closing = True
-        self._disarm()
+        self._disarm(cancel=True)
         self._cancel_write_timer()
         if self._transport is not None:
             self._transport.close()
 
     def abort(self) -> None:
         self._closing = True
-        self._disarm()
+        self._disarm(cancel=True)
         self._cancel_write_timer()
         if self._transport is not None:
             self._transport.abort()
 
     def _arm(self, seconds: float, callback: Callable[[], Any]) -> None:
-        self._disarm()
-        self._timer = self._loop.call_later(seconds, callback)
+        """Make `callback` the one deadline, `seconds` from now, replacing any other.
 
-    def _disarm(self) -> None:
-        if self._timer is not None:
+        Arming and disarming per request would cost two timer creations and cancellations (about a quarter
+        of the protocol's own time per small request). Instead the loop's timer never fires later than
+        `_granule` after it was set, hence never after any deadline armed since (each is at least `_granule`
+        away, but the linger), and when it fires early it re-arms for what is left."""
+        now = self._loop.time()
+        deadline = now + seconds
+        self._deadline = deadline
+        self._on_deadline = callback
+        if self._timer is None or self._timer_when > deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._schedule(min(deadline, now + self._granule))
+
+    def _schedule(self, when: float) -> None:
+        self._timer_when = when
+        self._timer = self._loop.call_at(when, self._deadline_reached)
+
+    def _deadline_reached(self) -> None:
+        self._timer = None
+        callback = self._on_deadline
+        if callback is None:
+            return  # disarmed meanwhile; the next _arm sets a timer again
+        now = self._loop.time()
+        if now < self._deadline:
+            self._schedule(min(self._deadline, now + self._granule))
+            return
+        self._on_deadline = None
+        callback()
+
+    def _disarm(self, *, cancel: bool = False) -> None:
+        """No deadline; the loop's timer stays (a later `_arm` reuses it) unless the connection is done."""
+        self._on_deadline = None
+        if cancel and self._timer is not None:
             self._timer.cancel()
             self._timer = None
 

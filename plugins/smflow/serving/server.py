@@ -64,9 +64,38 @@ def _number(environment: dict[str, str], name: str, default: float) -> float:
 
 
 def worker_count(config: ServerConfig) -> int:
+    """`workers`, else SAGEMAKER_MODEL_SERVER_WORKERS, else SageMaker's default of one process per CPU.
+
+    The scikit-learn and XGBoost framework containers (sagemaker-containers) default model_server_workers to
+    the instance's CPU count, and the inference toolkit's model server starts one worker per CPU:
+    https://github.com/aws/sagemaker-containers (`_env.py`, `ServingEnv.model_server_workers`). A multi-model
+    server stays one process unless told otherwise, so its LRU's count and memory bounds are the endpoint's."""
     if config.workers is not None or config.reuse_port:
         return config.workers or 1
-    return int(_number(config.containers[0].environment, WORKERS_ENV, 1.0))
+    default = 1 if config.mode == "MultiModel" else cpu_count()
+    return int(_number(config.containers[0].environment, WORKERS_ENV, float(default)))
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity, as a container's cgroup-limited view), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no sched_getaffinity (macOS)
+        return os.cpu_count() or 1
+
+
+SUPERVISOR_POLL_SECONDS = 1.0
+
+
+async def _exit_with_supervisor(supervisor: int, stop: asyncio.Event) -> None:
+    """A worker whose supervisor is gone (killed without forwarding a signal) stops too, never serving on as
+    an orphan nobody can reach to stop; its parent then becomes another process (`getppid` changes)."""
+    while not stop.is_set():
+        if os.getppid() != supervisor:
+            print(f"model server: supervisor pid {supervisor} is gone; stopping", file=sys.stderr, flush=True)
+            stop.set()
+            return
+        await asyncio.sleep(SUPERVISOR_POLL_SECONDS)
 
 
 class ModelServer:
@@ -86,8 +115,16 @@ class ModelServer:
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> int:
-        """Listen, announce the port, start loading; returns the port."""
+        """Listen, announce the port, start loading; returns the port.
+
+        A worker of a multi-worker server (`reuse_port`) loads first and listens after: the kernel hands each new
+        connection to any listening worker, and one still loading would answer it 503 while another is ready;
+        its supervisor announces the server once every worker listens, hence serves."""
         loop = asyncio.get_running_loop()
+        if self.config.reuse_port:
+            await loop.run_in_executor(None, self.app.load)
+            if self.app.load_error is not None:
+                raise ModelLoadError(f"the model did not load: {self.app.load_error}")
         self.tracker = tracker = ConnectionTracker()
         self.dispatcher.connections = lambda: len(tracker.connections)
         limits = ConnectionLimits(self.config.max_payload_bytes, self.config.read_timeout_seconds,
@@ -99,7 +136,8 @@ class ModelServer:
         self.port = self._server.sockets[0].getsockname()[1]
         if self.config.ready_file is not None:
             write_text_atomic(self.config.ready_file, json.dumps({"port": self.port, "pid": os.getpid()}))
-        threading.Thread(target=app.load, name="smflow-model-load", daemon=True).start()
+        if not app.loaded.is_set():
+            threading.Thread(target=app.load, name="smflow-model-load", daemon=True).start()
         return self.port
 
     async def wait_loaded(self) -> None:
@@ -132,6 +170,11 @@ async def _serve(config: ServerConfig, stop: asyncio.Event, on_listening: Callab
         server.dispatcher.shutdown()
         shutil.rmtree(server.scratch, ignore_errors=True)
         raise ServerConfigError(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}") from None
+    except ModelLoadError as e:  # a worker, which loads before it listens
+        print(f"model server: {e}", file=sys.stderr, flush=True)
+        server.dispatcher.shutdown()
+        shutil.rmtree(server.scratch, ignore_errors=True)
+        return EXIT_LOAD_FAILED
     on_listening(server)
     waiting = asyncio.ensure_future(server.wait_loaded())
     stopping = asyncio.ensure_future(stop.wait())
@@ -167,6 +210,8 @@ def serve(config: ServerConfig, on_listening: Callable[[ModelServer], None] | No
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        watch = (asyncio.ensure_future(_exit_with_supervisor(config.supervisor_pid, stop))
+                 if config.supervisor_pid is not None else None)
 
         def announce(server: ModelServer) -> None:
             print(f"model server: listening on http://{config.host}:{server.port} (pid {os.getpid()})",
@@ -174,7 +219,11 @@ def serve(config: ServerConfig, on_listening: Callable[[ModelServer], None] | No
             if on_listening is not None:
                 on_listening(server)
 
-        return await _serve(config, stop, announce)
+        try:
+            return await _serve(config, stop, announce)
+        finally:
+            if watch is not None:
+                watch.cancel()
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(main())

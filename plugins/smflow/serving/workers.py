@@ -60,6 +60,7 @@ def supervise(config: ServerConfig, workers: int) -> int:
     try:
         for index in range(workers):
             worker = config.model_copy(update={"port": port, "reuse_port": True, "workers": 1,
+                                               "supervisor_pid": os.getpid(),
                                                "ready_file": folder / f"worker-{index}.ready.json"})
             path = folder / f"worker-{index}.json"
             path.write_text(worker.model_dump_json(), encoding="utf-8")

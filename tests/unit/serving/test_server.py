@@ -183,6 +183,28 @@ def test_a_stalled_client_does_not_block_others_and_times_out_with_408(start: An
     assert time.monotonic() - started < 3
 
 
+def test_an_idle_connection_closes_keep_alive_seconds_after_its_last_answer_not_its_first(
+    start: Any, ridge_dir: Path
+) -> None:
+    """Each request moves the connection's deadline; the loop's timer, set for the first, fires early and waits
+    for the rest of the new one (the lazy timer of http_protocol._arm)."""
+    server = start(**single(ridge_dir), keep_alive_seconds=0.8, read_timeout_seconds=0.8)
+    wire = (b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 8\r\n\r\n"
+            b"1,2,3,4\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(wire)
+        assert raw.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        first = time.monotonic()
+        time.sleep(0.5)
+        raw.sendall(wire)
+        assert raw.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        last = time.monotonic()
+        assert raw.recv(65536) == b""  # closed by the server
+        closed = time.monotonic()
+    assert closed - first > 1.1  # not 0.8 s after the first answer
+    assert 0.6 < closed - last < 1.6
+
+
 def test_a_slow_model_runs_off_the_event_loop_so_ping_still_answers(start: Any, tmp_path: Path) -> None:
     model_dir = write_model(tmp_path / "model", source=SLOW_OR_FAILING)
     server = start(containers=[{"name": "m", "model_dir": str(model_dir)}])
@@ -274,10 +296,20 @@ def test_the_process_reports_a_bad_config_or_a_failed_load_and_exits_non_zero(tm
     assert done.returncode == 2
     assert 'mode "MultiModel" needs "multi_model"' in done.stderr and "Traceback" not in done.stderr
     broken = write_model(tmp_path / "broken", source="def model_fn(model_dir):\n    raise OSError('no weights')\n")
-    process, _ = _spawn({"containers": [{"name": "m", "model_dir": str(broken)}]}, tmp_path)
+    # One process listens before it loads (its ready file comes first), then reports the failed load ...
+    process, _ = _spawn({"containers": [{"name": "m", "model_dir": str(broken)}], "workers": 1}, tmp_path)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 1
     assert "the model did not load" in stderr and "OSError: no weights" in stderr
+    # ... and a multi-worker server (one per CPU by default) never announces itself, and exits 1 the same way.
+    config = tmp_path / "workers.json"
+    config.write_text(json.dumps({"containers": [{"name": "m", "model_dir": str(broken)}], "workers": 2,
+                                  "ready_file": str(tmp_path / "workers-ready.json")}))
+    done = subprocess.run([sys.executable, "-m", "smflow.serving.server", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and not (tmp_path / "workers-ready.json").exists()
+    assert "the model did not load" in done.stderr and "OSError: no weights" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
@@ -306,3 +338,59 @@ def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """A supervisor killed outright forwards no signal; its workers notice their parent is gone and stop."""
+    model_dir = write_model(tmp_path / "model", source="""
+        import os
+        def model_fn(model_dir):
+            return None
+        def transform_fn(model, body, content_type, accept):
+            return str(os.getpid()), "text/plain"
+    """)
+    process, port = _spawn({"containers": [{"name": "m", "model_dir": str(model_dir)}], "workers": 2}, tmp_path)
+    try:
+        pids: set[int] = set()
+        deadline = time.monotonic() + 30
+        while len(pids) < 2 and time.monotonic() < deadline:
+            answer = invoke(port, b"x", accept="text/plain")
+            if answer.status == 200:
+                pids.add(int(answer.body))
+        assert len(pids) == 2
+        process.kill()
+        process.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_running(pid) for pid in pids)
+        with pytest.raises(OSError):
+            request(port, "GET", "/ping", timeout=1)
+    finally:
+        for pid in pids:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        process.communicate()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphaned worker is reaped by init, or lingers as Z under a subreaper)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_server_runs_one_worker_per_cpu_unless_told_and_a_multi_model_server_one() -> None:
+    from smflow.serving.config import ServerConfig
+    from smflow.serving.server import cpu_count, worker_count
+
+    single = {"containers": [{"name": "m", "model_dir": "/tmp/m"}]}
+    assert worker_count(ServerConfig.model_validate(single)) == cpu_count() == len(os.sched_getaffinity(0))
+    assert worker_count(ServerConfig.model_validate({**single, "workers": 3})) == 3
+    pinned = {"containers": [{"name": "m", "model_dir": "/tmp/m",
+                              "environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}}]}
+    assert worker_count(ServerConfig.model_validate(pinned)) == 1
+    multi = {"mode": "MultiModel", "containers": [{"name": "m"}], "multi_model": {"model_root": "/tmp/root"}}
+    assert worker_count(ServerConfig.model_validate(multi)) == 1

@@ -17,5 +17,6 @@ class ServingEnv:
         self.default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", content_types.JSON)
         self.log_level = int(os.environ.get("SAGEMAKER_CONTAINER_LOG_LEVEL", "20"))
         self.model_server_timeout = int(os.environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", "60"))
-        self.model_server_workers = int(os.environ.get("SAGEMAKER_MODEL_SERVER_WORKERS", "1"))
+        # sagemaker-containers: one model server worker per CPU unless SAGEMAKER_MODEL_SERVER_WORKERS says
+        self.model_server_workers = int(os.environ.get("SAGEMAKER_MODEL_SERVER_WORKERS", str(os.cpu_count() or 1)))
         self.use_nginx = os.environ.get("SAGEMAKER_USE_NGINX", "true").lower() == "true"
