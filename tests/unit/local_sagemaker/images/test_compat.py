@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -51,8 +52,12 @@ def test_worker_response_defaults_to_json_and_is_read_by_the_handler(framework: 
 def test_serving_env_reads_the_container_settings(framework: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAGEMAKER_PROGRAM", "inference.py")
     monkeypatch.delenv("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", raising=False)
+    monkeypatch.delenv("SAGEMAKER_MODEL_SERVER_WORKERS", raising=False)
     env = framework.env.ServingEnv()
     assert env.module_name == "inference" and env.default_accept == "application/json"
+    assert env.model_server_workers == os.cpu_count()  # sagemaker-containers: one per CPU by default
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_WORKERS", "3")
+    assert framework.env.ServingEnv().model_server_workers == 3
 
 
 def test_transformer_runs_the_handler_chain(framework: ModuleType) -> None:
