@@ -5,7 +5,9 @@ process; the scikit-learn container starts one gunicorn worker per vCPU by defau
 (https://github.com/aws/sagemaker-scikit-learn-container, `SAGEMAKER_MODEL_SERVER_WORKERS`). Here the
 supervisor reserves the port with a bound, not listening, SO_REUSEPORT socket, and starts each worker as
 `python -m smflow.serving.server` with the same port and `reuse_port`: the kernel spreads new connections
-over the workers' listening sockets. Each worker loads its own copy of the model.
+over the workers' listening sockets. Each worker loads its own copy of the model, and listens only once it
+has (a loading worker would otherwise take connections only to answer 503 while another is ready). Each
+watches its parent: a supervisor killed outright (no signal to forward) leaves no orphan serving on the port.
 
 The supervisor is the process a launcher sees: it writes the ready file (its own pid) once every worker
 listens, forwards SIGTERM/SIGINT to the workers (each drains its requests in flight) and exits 0 when they
