@@ -312,28 +312,38 @@ def test_the_process_reports_a_bad_config_or_a_failed_load_and_exits_non_zero(tm
     assert "Traceback" not in done.stderr
 
 
-def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
-    model_dir = write_model(tmp_path / "model", source="""
-        import os
-        def model_fn(model_dir):
-            return None
-        def transform_fn(model, body, content_type, accept):
-            return str(os.getpid()), "text/plain"
-    """)
+PID_ECHO = """
+    import os
+    def model_fn(model_dir):
+        return None
+    def transform_fn(model, body, content_type, accept):
+        return str(os.getpid()), "text/plain"
+"""
+
+
+def _two_workers(tmp_path: Path) -> tuple[subprocess.Popen[str], int, set[int]]:
+    """A two-worker server whose model answers its worker's pid, and both pids (new connections land on
+    either worker)."""
+    model_dir = write_model(tmp_path / "model", source=PID_ECHO)
     process, port = _spawn({"containers": [{"name": "m", "model_dir": str(model_dir)}], "workers": 2}, tmp_path)
+    pids: set[int] = set()
+    deadline = time.monotonic() + 30
+    while len(pids) < 2 and time.monotonic() < deadline:
+        answer = invoke(port, b"x", accept="text/plain")
+        if answer.status == 200:
+            pids.add(int(answer.body))
+    return process, port, pids
+
+
+def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
+    process, _, pids = _two_workers(tmp_path)
     try:
-        pids: set[str] = set()
-        deadline = time.monotonic() + 30
-        while len(pids) < 2 and time.monotonic() < deadline:  # each new connection lands on either worker
-            answer = invoke(port, b"x", accept="text/plain")
-            if answer.status == 200:
-                pids.add(answer.body.decode())
-        assert len(pids) == 2 and str(process.pid) not in pids
+        assert len(pids) == 2 and process.pid not in pids
         os.kill(process.pid, signal.SIGTERM)
         assert process.wait(15) == 0
         for pid in pids:
             with pytest.raises(ProcessLookupError):
-                os.kill(int(pid), 0)
+                os.kill(pid, 0)
     finally:
         if process.poll() is None:
             process.kill()
@@ -342,21 +352,8 @@ def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
 
 def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
     """A supervisor killed outright forwards no signal; its workers notice their parent is gone and stop."""
-    model_dir = write_model(tmp_path / "model", source="""
-        import os
-        def model_fn(model_dir):
-            return None
-        def transform_fn(model, body, content_type, accept):
-            return str(os.getpid()), "text/plain"
-    """)
-    process, port = _spawn({"containers": [{"name": "m", "model_dir": str(model_dir)}], "workers": 2}, tmp_path)
+    process, port, pids = _two_workers(tmp_path)
     try:
-        pids: set[int] = set()
-        deadline = time.monotonic() + 30
-        while len(pids) < 2 and time.monotonic() < deadline:
-            answer = invoke(port, b"x", accept="text/plain")
-            if answer.status == 200:
-                pids.add(int(answer.body))
         assert len(pids) == 2
         process.kill()
         process.wait(10)
