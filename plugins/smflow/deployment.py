@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from smflow.compile.naming import bounded_name, digest
 from smflow.errors import UserError
+from smflow.model_packages import newest_package
 from smflow.sagemaker_api import is_not_found
 
 if TYPE_CHECKING:
@@ -62,19 +63,16 @@ def approved_package(executor: Executor, *, package: str | None = None, group: s
         if not group:
             raise DeploymentError("name the model package version to deploy: a package ARN or a group")
         try:
-            listed = executor.call("ListModelPackages", {"ModelPackageGroupName": group, "ModelApprovalStatus":
-                                                         "Approved", "SortBy": "CreationTime",
-                                                         "SortOrder": "Descending", "MaxResults": 1})
+            newest = newest_package(executor, group, status="Approved")
         except ClientError as e:
             if is_not_found(e):
                 raise DeploymentError(f"model package group {group} does not exist; run the train DAG so its "
                                       "register step creates a version") from e
             raise
-        summaries = listed.get("ModelPackageSummaryList") or []
-        if not summaries:
+        if newest is None:
             raise DeploymentError(f"model package group {group} has no Approved version, so there is nothing to "
                                   f"deploy; {approve_hint(group, 'VERSION')}")
-        package = str(summaries[0]["ModelPackageArn"])
+        package = str(newest["ModelPackageArn"])
     described = executor.call("DescribeModelPackage", {"ModelPackageName": package})
     status = described.get("ModelApprovalStatus")
     if status != "Approved":

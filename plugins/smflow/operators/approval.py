@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from smflow.model_packages import newest_package, package_summaries
 from smflow.operators.base import executor_name
 
 if TYPE_CHECKING:
@@ -27,18 +28,11 @@ def set_model_approval(executor: Executor, group: str, version: int | str, statu
     """Set one version's approval status; `version="latest"` means the newest version of the group."""
     if status not in STATUSES:
         raise ValueError(f"approval status {status!r} is not valid; use one of {', '.join(STATUSES)}")
-    packages: list[dict[str, Any]] = []
-    request: dict[str, Any] = {"ModelPackageGroupName": group, "SortBy": "CreationTime", "SortOrder": "Descending",
-                               "MaxResults": 100}
-    while True:  # every page: a group may hold far more than 100 versions
-        listed = executor.call("ListModelPackages", request)
-        packages.extend(listed.get("ModelPackageSummaryList", []))
-        if not listed.get("NextToken") or version == "latest":
-            break
-        request["NextToken"] = listed["NextToken"]
     if version == "latest":
-        chosen = packages[:1]
-    else:
+        newest = newest_package(executor, group)
+        packages = chosen = [newest] if newest else []
+    else:  # every page: a group may hold far more than one page of versions
+        packages = package_summaries(executor, group)
         chosen = [p for p in packages if int(p.get("ModelPackageVersion", -1)) == int(version)]
     if not chosen:
         known = sorted(int(p["ModelPackageVersion"]) for p in packages if "ModelPackageVersion" in p)

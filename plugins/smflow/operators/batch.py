@@ -34,6 +34,7 @@ from smflow.compile.batch import BATCH_TOKEN, PREPROCESSED, VERSION_TOKEN
 from smflow.compile.naming import bounded_name, digest
 from smflow.compile.render import replace_strings
 from smflow.executors.base import JobFailedError
+from smflow.model_packages import newest_package, package_summaries
 from smflow.operators.base import SmflowOperator
 from smflow.operators.jobs import MAX_ATTEMPTS, BatchTransformOperator, JobOperator, ProcessingJobOperator
 from smflow.sagemaker_api import FAILED_STATUSES, is_not_found
@@ -60,19 +61,6 @@ def batch_job_name(prefix: str, batch: Batch, package_arn: str, attempt: int = 1
     return f"{prefix[: 63 - len(suffix) - 1].rstrip('-')}-{suffix}"
 
 
-def _package_summaries(executor: Executor, group: str, status: str | None) -> list[dict[str, Any]]:
-    request: dict[str, Any] = {"ModelPackageGroupName": group, "SortBy": "CreationTime", "SortOrder": "Descending"}
-    if status:
-        request["ModelApprovalStatus"] = status
-    summaries: list[dict[str, Any]] = []
-    while True:
-        page = executor.call("ListModelPackages", request)
-        summaries += page.get("ModelPackageSummaryList", [])
-        if not page.get("NextToken") or status:  # the newest approved one is on the first page
-            return summaries
-        request["NextToken"] = page["NextToken"]
-
-
 def resolve_package(executor: Executor, group: str, version: int | None, *, purpose: str = "to predict with",
                     pin_key: str = "batch.model.version") -> dict[str, Any]:
     """The DescribeModelPackage answer of the version to use: the pinned one, else the latest Approved.
@@ -80,7 +68,11 @@ def resolve_package(executor: Executor, group: str, version: int | None, *, purp
     `purpose` and `pin_key` word the failures for the DAG asking (the batch DAG predicts, the monitor checks).
     """
     try:
-        summaries = _package_summaries(executor, group, None if version else "Approved")
+        if version:
+            summaries = package_summaries(executor, group)
+        else:
+            newest = newest_package(executor, group, status="Approved")
+            summaries = [newest] if newest else []
     except ClientError as e:
         if is_not_found(e):
             raise AirflowFailException(f"model package group {group} does not exist: nothing {purpose}; run "

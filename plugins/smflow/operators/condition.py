@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from botocore.exceptions import ClientError
 
+from smflow.model_packages import newest_package
 from smflow.operators.base import SmflowOperator
 from smflow.sagemaker_api import is_not_found
 
@@ -59,9 +60,7 @@ def evaluate_checks(report: Mapping[str, Any], checks: list[dict[str, Any]], whe
 def approved_baseline(executor: Executor, group: str) -> tuple[str, dict[str, Any]] | None:
     """The newest Approved package in `group` and its metrics report, or None when nothing is approved yet."""
     try:
-        listed = executor.call("ListModelPackages", {
-            "ModelPackageGroupName": group, "ModelApprovalStatus": "Approved",
-            "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 1})
+        newest = newest_package(executor, group, status="Approved")
     except ClientError as e:
         if is_not_found(e):
             return None  # the group does not exist yet: nothing approved to beat
@@ -71,10 +70,9 @@ def approved_baseline(executor: Executor, group: str) -> tuple[str, dict[str, An
         raise AirflowException(f"could not look up the approved version in model package group {group} "
                                f"({code}: {e.response.get('Error', {}).get('Message', e)}); the gate cannot "
                                "decide without it, so this try fails — fix access or retry") from e
-    packages = listed.get("ModelPackageSummaryList", [])
-    if not packages:
+    if newest is None:
         return None
-    arn = packages[0]["ModelPackageArn"]
+    arn = newest["ModelPackageArn"]
     described = executor.call("DescribeModelPackage", {"ModelPackageName": arn})
     uri = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
     if not uri:
