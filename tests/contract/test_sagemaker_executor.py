@@ -121,6 +121,15 @@ def test_list_objects_gives_s3_etags_as_the_local_store_computes_them(executor: 
                       ("s3://smflow-demo/in/day2.csv", local.etag("s3://smflow-demo/in/day2.csv"))]
 
 
+def test_local_file_streams_an_object_to_a_temporary_file_and_removes_it(executor: SageMakerExecutor) -> None:
+    """What the baseline and monitor read in chunks: boto3's managed download, never the object in memory."""
+    body = b"".join(b"%d,%d\n" % (i, i % 7) for i in range(20000))
+    executor.write_bytes("s3://smflow-demo/train/part-1.csv", body)
+    with executor.local_file("s3://smflow-demo/train/part-1.csv") as path:
+        assert path.name == "part-1.csv" and path.read_bytes() == body
+    assert not path.exists() and not path.parent.exists()
+
+
 def test_the_batch_dag_resolves_the_latest_approved_package_on_sagemaker(executor: SageMakerExecutor) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 

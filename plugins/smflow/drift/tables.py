@@ -58,16 +58,18 @@ def column_names(path: str | Path, *, header: bool = True) -> list[str]:
 
 
 def iter_batches(path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, columns: Sequence[str] | None = None, *,
-                 header: bool = True) -> Iterator[pa.RecordBatch]:
+                 header: bool = True, names: Sequence[str] | None = None,
+                 label: str | None = None) -> Iterator[pa.RecordBatch]:
     """The table at `path` in record batches of at most `chunk_rows` rows, read as they are needed.
 
     A CSV's column types are inferred from its first block (16 MB) and integers widened to float64, so later
     blocks keep one schema; a later value that does not fit (text in a numeric column) is an error naming
-    the file."""
+    the file. `names` names a header-less CSV's columns (SageMaker's convention; ignored for Parquet, which
+    names its own), and `label` is what errors call the file (an object's URI rather than its local copy)."""
     if chunk_rows < 1:
         raise DataFileError(f"chunk_rows must be at least 1, not {chunk_rows}")
     file = _checked_path(path)
-    name = str(file)
+    name = label or str(file)
     if _is_parquet(file, name):
         _check_columns(list(_parquet_schema(file, name).names), columns, name)
         try:
@@ -75,7 +77,7 @@ def iter_batches(path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, columns
         except (pa.ArrowException, OSError) as e:
             raise DataFileError(f"{name}: not a readable Parquet file ({e})") from None
         return
-    yield from _rechunked(_csv_batches(file, name, columns, header), chunk_rows)
+    yield from _rechunked(_csv_batches(file, name, columns, header, names), chunk_rows)
 
 
 def _parquet_batches(parquet: pq.ParquetFile, chunk_rows: int,
@@ -175,7 +177,9 @@ def _csv_stream(source: Source, name: str) -> pa.NativeFile:
     return raw
 
 
-def _csv_read_options(header: bool) -> pa_csv.ReadOptions:
+def _csv_read_options(header: bool, names: Sequence[str] | None = None) -> pa_csv.ReadOptions:
+    if names is not None:  # every line is data, in these columns
+        return pa_csv.ReadOptions(column_names=list(names), block_size=CSV_BLOCK_BYTES)
     return pa_csv.ReadOptions(autogenerate_column_names=not header, block_size=CSV_BLOCK_BYTES)
 
 
@@ -225,10 +229,10 @@ def _utf8_header(name: str) -> Iterator[None]:
 
 
 def _open_csv(source: Source, name: str, column_types: dict[str, pa.DataType] | None,
-              header: bool) -> pa_csv.CSVStreamingReader:
+              header: bool, names: Sequence[str] | None = None) -> pa_csv.CSVStreamingReader:
     convert = pa_csv.ConvertOptions(column_types=column_types or {}, strings_can_be_null=True)
     try:
-        return pa_csv.open_csv(_csv_stream(source, name), read_options=_csv_read_options(header),
+        return pa_csv.open_csv(_csv_stream(source, name), read_options=_csv_read_options(header, names),
                                convert_options=convert)
     except pa.ArrowInvalid as e:
         raise _csv_error(name, e) from None
@@ -236,12 +240,14 @@ def _open_csv(source: Source, name: str, column_types: dict[str, pa.DataType] | 
         raise DataFileError(f"{name}: not a readable CSV file ({e})") from None
 
 
-def _csv_batches(source: Source, name: str, columns: Sequence[str] | None, header: bool) -> Iterator[pa.RecordBatch]:
-    schema = _open_csv(source, name, None, header).schema
+def _csv_batches(source: Source, name: str, columns: Sequence[str] | None, header: bool,
+                 given: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+    header = header or given is not None  # given names are used as they are
+    schema = _open_csv(source, name, None, header, given).schema
     with _utf8_header(name):
         _check_names(_csv_names(schema.names, header), name)
         widened = {f.name: pa.float64() for f in schema if pa.types.is_integer(f.type)}
-    reader = _open_csv(source, name, widened, header)
+    reader = _open_csv(source, name, widened, header, given)
     names = _csv_names(reader.schema.names, header)
     _check_columns(names, columns, name)
     any_rows = False

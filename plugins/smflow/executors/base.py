@@ -8,9 +8,11 @@ what runs locally is what would run on AWS.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -70,6 +72,20 @@ class Executor(ABC):
 
     @abstractmethod
     def write_bytes(self, uri: str, data: bytes) -> None: ...
+
+    @contextmanager
+    def local_file(self, uri: str) -> Iterator[Path]:
+        """The object at `uri` as a file here, for readers that go through it in chunks instead of holding it
+        in memory (a training set of many GB): a temporary download, removed afterwards, unless the executor's
+        store already is local files."""
+        with tempfile.TemporaryDirectory(prefix="smflow-object-") as folder:
+            path = Path(folder) / (uri.rstrip("/").rsplit("/", 1)[-1] or "object")
+            self.download(uri, path)
+            yield path
+
+    def download(self, uri: str, destination: Path) -> None:
+        """Copy the object at `uri` to the file `destination` (executors that can stream it override this)."""
+        destination.write_bytes(self.read_bytes(uri))
 
     @abstractmethod
     def exists(self, uri: str) -> bool: ...

@@ -6,7 +6,8 @@ A thin adapter, symmetric with `sagemaker.py`: API calls go to `smflow.local_sag
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,11 @@ class LocalExecutor(Executor):
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         self.store.write_bytes(uri, data)
+
+    @contextmanager
+    def local_file(self, uri: str) -> Iterator[Path]:
+        """The store's own file: nothing is copied (writers replace objects by rename, so it stays whole)."""
+        yield self.store.file_for(uri)
 
     def exists(self, uri: str) -> bool:
         return self.store.exists(uri)

@@ -77,6 +77,11 @@ class SageMakerExecutor(Executor):
         else:
             self.s3.upload_file(str(source), bucket, key)
 
+    def download(self, uri: str, destination: Path) -> None:
+        """boto3's managed download: streamed to the file in parts, never whole in memory."""
+        bucket, key = split_s3_uri(uri)
+        self.s3.download_file(bucket, key, str(destination))
+
     def read_bytes(self, uri: str) -> bytes:
         bucket, key = split_s3_uri(uri)
         buffer = io.BytesIO()

@@ -125,10 +125,14 @@ class LocalStore:
         return value
 
     def read_bytes(self, uri: str) -> bytes:
+        return self.file_for(uri).read_bytes()
+
+    def file_for(self, uri: str) -> Path:
+        """The file holding the object at `uri`; ObjectNotFoundError when there is none."""
         path = self.path_for(uri)
         if not path.is_file():
             raise ObjectNotFoundError(uri, self.root)
-        return path.read_bytes()
+        return path
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         with replacing(self.path_for(uri), suffix=_PART_SUFFIX) as tmp:

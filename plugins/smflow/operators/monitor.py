@@ -181,24 +181,22 @@ class DriftCheckOperator(SmflowOperator):
               context: Context) -> tuple[dict[str, Any], tuple[str, bytes]]:
         """One batch against the baseline: drift.html written, and drift.json (the report, the batch digest, the
         version) returned with the verdict — the ledger entry, which the caller writes when it may."""
-        import pyarrow as pa
-
         from smflow.drift.compare import compare
         from smflow.drift.report_html import render_html
-        from smflow.drift.sketch import sketch_table
+        from smflow.drift.sketch import sketch_batches
 
         params = self.params_
         uris = [uri for uri, _ in batch.objects]
         features = params.get("columns")
-        tables = list(read_tables(executor, uris, features, features, params.get("exclude") or []))
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        current = sketch_table(table, edges_from=baseline)  # on the baseline's edges: what compare judges
+        # On the baseline's edges (what compare judges), chunk by chunk: a batch never has to fit in memory.
+        current = sketch_batches(read_tables(executor, uris, features, features, params.get("exclude") or []),
+                                 edges_from=baseline)
         report = compare(baseline, current, config)
         json_uri = report_uri(params["output"], batch.batch_id, REPORT_JSON)
         html_uri = report_uri(params["output"], batch.batch_id, REPORT_HTML)
         document = {
             **report.to_dict(),
-            "batch": {"batch_id": batch.batch_id, "digest": batch.digest, "rows": table.num_rows,
+            "batch": {"batch_id": batch.batch_id, "digest": batch.digest, "rows": current.rows,
                       "objects": [{"uri": uri, "etag": etag} for uri, etag in batch.objects]},
             "model": {"model_package_arn": model["model_package_arn"], "model_version": model["model_version"],
                       "baseline": model["baseline"]},
@@ -210,7 +208,7 @@ class DriftCheckOperator(SmflowOperator):
         executor.write_bytes(html_uri, render_html(report, baseline, current).encode())
         drifted = sorted(report.drifted)
         self.log.info("batch %s (%d rows): %s; %d drifted feature(s)%s; report %s (HTML %s)", batch.batch_id,
-                      table.num_rows, "DATASET DRIFT" if report.dataset_drift else "no dataset drift", len(drifted),
+                      current.rows, "DATASET DRIFT" if report.dataset_drift else "no dataset drift", len(drifted),
                       f": {', '.join(drifted)}" if drifted else "", json_uri, html_uri)
         predicted = document["prediction_drift"]
         if predicted.get("value") is not None:

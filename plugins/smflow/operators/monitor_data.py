@@ -8,7 +8,6 @@ names. What is monitored: the named batch columns (or every column), minus `moni
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -37,28 +36,8 @@ def data_objects(executor: Executor, uri: str) -> list[str]:
     return objects
 
 
-def read_object(data: bytes, uri: str, columns: Sequence[str] | None) -> pa.Table:
-    """One CSV or Parquet object as a table; a header-less CSV gets `columns` as its names."""
-    name = uri.rsplit("/", 1)[-1]
-    if columns is not None and not name.lower().endswith((".parquet", ".pq")):
-        import pyarrow.csv as pacsv
-
-        try:
-            return pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=list(columns)))
-        except Exception as e:  # pyarrow raises ArrowInvalid with the row and column count
-            raise MonitorDataError(f"{uri}: not a header-less CSV of the {len(columns)} columns named in the spec "
-                                   f"({', '.join(columns)}): {e}; fix the data or the column names") from None
-    from smflow.drift.tables import read_table_bytes
-
-    try:
-        return read_table_bytes(data, name)
-    except UserError:
-        raise
-    except (ValueError, OSError) as e:
-        raise MonitorDataError(f"{uri}: {e}") from None
-
-
-def monitored(table: pa.Table, uri: str, features: Sequence[str] | None, exclude: Sequence[str]) -> pa.Table:
+def monitored(table: pa.Table | pa.RecordBatch, uri: str, features: Sequence[str] | None,
+              exclude: Sequence[str]) -> pa.RecordBatch:
     """The table's monitored columns: `features` (all must be there) or all of them, minus `exclude`."""
     names = list(features) if features is not None else list(table.column_names)
     missing = [n for n in names if n not in table.column_names]
@@ -70,7 +49,21 @@ def monitored(table: pa.Table, uri: str, features: Sequence[str] | None, exclude
 
 
 def read_tables(executor: Executor, objects: Sequence[str], columns: Sequence[str] | None,
-                features: Sequence[str] | None, exclude: Sequence[str]) -> Iterator[pa.Table]:
-    """Each object's monitored columns, one object in memory at a time."""
+                features: Sequence[str] | None, exclude: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    """The objects' monitored columns in chunks of rows, read as the consumer asks (a sketch merges them):
+    memory holds one chunk, never a whole object, however large the training set or the batch."""
+    from smflow.drift.errors import DataFileError
+    from smflow.drift.tables import iter_batches
+
     for uri in objects:
-        yield monitored(read_object(executor.read_bytes(uri), uri, columns), uri, features, exclude)
+        named = columns is not None and not uri.rsplit("/", 1)[-1].lower().endswith((".parquet", ".pq"))
+        with executor.local_file(uri) as path:
+            try:
+                for chunk in iter_batches(path, names=columns if named else None, label=uri):
+                    yield monitored(chunk, uri, features, exclude)
+            except DataFileError as e:
+                if named:
+                    raise MonitorDataError(f"{uri}: not a header-less CSV of the {len(columns or [])} columns "
+                                           f"named in the spec ({', '.join(columns or [])}): {e}; fix the data or "
+                                           "the column names") from None
+                raise MonitorDataError(str(e)) from None

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from smflow.drift.sketch import sketch_table
+from smflow.drift.sketch import sketch_batches
 from smflow.executors.local import LocalExecutor
-from smflow.operators.monitor_data import read_object
+from smflow.operators.monitor_data import read_tables
 from tests.conftest import FIXTURES, PIPELINES
 from tests.integration.real_airflow.conftest import Pipelines
 from tests.integration.real_airflow.deployment import AirflowApi, AirflowDeployment, q, wait_until
@@ -41,8 +41,9 @@ def feature_rows(shift: float) -> bytes:
 def seed_approved_version(executor: LocalExecutor) -> None:
     """Version 1, Approved, with a baseline of the unshifted data, as the train DAG + approval would leave it (the
     train DAG's own baseline step is what the retraining run exercises here)."""
-    table = read_object(feature_rows(0.0), INPUT + "reference.csv", FEATURES)
-    executor.write_bytes(BASELINE, sketch_table(table).to_json().encode())
+    executor.write_bytes("s3://smflow-monitor/seeded/reference.csv", feature_rows(0.0))
+    reference = sketch_batches(read_tables(executor, ["s3://smflow-monitor/seeded/reference.csv"], FEATURES, None, []))
+    executor.write_bytes(BASELINE, reference.to_json().encode())
     executor.call("CreateModelPackageGroup", {"ModelPackageGroupName": GROUP})
     executor.call("CreateModelPackage", {
         "ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Approved",

@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from smflow.batch.discovery import Batch
 from smflow.batch.drift_ledger import cooling_until, last_retrain, report_uri, unchecked
 from smflow.drift.compare import DriftConfig
-from smflow.drift.sketch import Baseline, sketch_table
+from smflow.drift.sketch import Baseline, sketch_batches
 from smflow.executors.local import LocalExecutor
 from smflow.operators.baseline import BaselineOperator
 from smflow.operators.monitor import (
@@ -24,7 +24,7 @@ from smflow.operators.monitor import (
     RetrainSignalOperator,
     package_baseline,
 )
-from smflow.operators.monitor_data import MonitorDataError, data_objects, monitored, read_object
+from smflow.operators.monitor_data import MonitorDataError, data_objects, monitored, read_tables
 from smflow.operators.monitor_quality import QualityDataError, batch_quality, metric_of, owed
 
 DATA = "s3://bkt/run/prep/output/train/"
@@ -64,12 +64,16 @@ def test_the_baseline_sketches_every_object_of_the_data_without_the_label(tmp_pa
 
 
 def test_data_that_does_not_fit_the_spec_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(MonitorDataError, match="not a header-less CSV of the 2 columns named in the spec"):
-        read_object(b"1,2,3\n", "s3://b/x.csv", ["a", "b"])
-    table = read_object(b"1,2\n", "s3://b/x.csv", ["a", "b"])
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    executor.write_bytes("s3://bkt/wide.csv", b"1,2,3\n")
+    with pytest.raises(MonitorDataError, match=r"s3://bkt/wide.csv: not a header-less CSV of the 2 columns named in "
+                                               r"the spec \(a, b\)"):
+        list(read_tables(executor, ["s3://bkt/wide.csv"], ["a", "b"], None, []))
+    executor.write_bytes("s3://bkt/x.csv", b"1,2\n")
+    (table,) = read_tables(executor, ["s3://bkt/x.csv"], ["a", "b"], None, [])
     with pytest.raises(MonitorDataError, match="has no column c"):
-        monitored(table, "s3://b/x.csv", ["a", "c"], [])
-    assert monitored(table, "s3://b/x.csv", None, ["b"]).column_names == ["a"]
+        monitored(table, "s3://bkt/x.csv", ["a", "c"], [])
+    assert monitored(table, "s3://bkt/x.csv", None, ["b"]).column_names == ["a"]
     with pytest.raises(MonitorDataError, match="no data under s3://bkt/empty/"):
         data_objects(LocalExecutor(tmp_path / "home", tmp_path / "store"), "s3://bkt/empty/")
 
@@ -157,8 +161,9 @@ def test_no_approved_version_fails_in_the_monitors_words(tmp_path: Path) -> None
 
 def test_prediction_drift_compares_the_batch_dags_predictions_when_there_are_some(tmp_path: Path) -> None:
     executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
-    reference = read_object("".join(f"{v}\n" for v in range(100)).encode(), "s3://bkt/p.out", ["prediction"])
-    executor.write_bytes("s3://bkt/pred-baseline.json", sketch_table(reference).to_json().encode())
+    executor.write_bytes("s3://bkt/p.out", "".join(f"{v}\n" for v in range(100)).encode())
+    reference = sketch_batches(read_tables(executor, ["s3://bkt/p.out"], ["prediction"], None, []))
+    executor.write_bytes("s3://bkt/pred-baseline.json", reference.to_json().encode())
     operator = DriftCheckOperator(task_id="m.check_drift", operation=None, request={}, executor="local",
                                   params_={"predictions_output": "s3://bkt/predictions/m/"})
     batch = Batch("day1.csv", (("s3://bkt/in/day1.csv", "e"),))
@@ -203,8 +208,9 @@ def drift_check(tmp_path: Path, **params: Any) -> tuple[LocalExecutor, DriftChec
     them (with `params` added); the baseline's own rows are returned for a clean batch."""
     executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
     values = "".join(f"{v % 50},{v % 7}\n" for v in range(300)).encode()
-    executor.write_bytes("s3://bkt/baseline.json", sketch_table(read_object(values, "s3://bkt/r.csv",
-                                                                            ["a", "b"])).to_json().encode())
+    executor.write_bytes("s3://bkt/r.csv", values)
+    reference = sketch_batches(read_tables(executor, ["s3://bkt/r.csv"], ["a", "b"], None, []))
+    executor.write_bytes("s3://bkt/baseline.json", reference.to_json().encode())
     executor.write_bytes("s3://bkt/in/shifted.csv", "".join(f"{v % 50 + 60},{v % 7 + 9}\n"
                                                             for v in range(300)).encode())
     operator = DriftCheckOperator(task_id="m.check_drift", operation=None, request={}, executor="local", params_={
@@ -244,3 +250,28 @@ def test_a_quality_failure_leaves_the_drifted_batches_unrecorded(tmp_path: Path)
     with pytest.raises(AirflowFailException, match="evaluation report s3://bkt/eval.json of version 1 cannot be read"):
         operator.execute({"ti": FakeTaskInstance(resolved), "run_id": "r1"})  # type: ignore[arg-type]
     assert not executor.exists(OUT + "shifted.csv/drift.json")
+
+
+def test_a_large_object_is_read_chunk_by_chunk_and_sketched_as_a_whole(tmp_path: Path) -> None:
+    """A training set is never held whole: the store's file is read in chunks, and the merged sketch counts
+    every row (the local executor hands over its own file, no copy)."""
+    import numpy as np
+
+    from smflow.drift.tables import DEFAULT_CHUNK_ROWS
+    from smflow.local_sagemaker.store import ObjectNotFoundError
+
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    rows = 2 * DEFAULT_CHUNK_ROWS + 1000
+    values = np.arange(rows, dtype=np.float64)
+    executor.write_bytes("s3://bkt/big/train.csv", "".join(f"{v:.0f},{v % 3:.0f}\n" for v in values).encode())
+    with executor.local_file("s3://bkt/big/train.csv") as path:
+        assert path == executor.store.path_for("s3://bkt/big/train.csv")
+    chunks = list(read_tables(executor, ["s3://bkt/big/train.csv"], ["x", "k"], ["x"], []))
+    assert [c.num_rows for c in chunks] == [DEFAULT_CHUNK_ROWS, DEFAULT_CHUNK_ROWS, 1000]
+    assert all(c.schema.names == ["x"] for c in chunks)
+    sketch = sketch_batches(iter(chunks))
+    (feature,) = sketch.features
+    assert sketch.rows == rows and feature.numeric is not None
+    assert feature.numeric.mean == pytest.approx(values.mean()) and feature.numeric.max == rows - 1
+    with pytest.raises(ObjectNotFoundError):
+        list(read_tables(executor, ["s3://bkt/big/missing.csv"], None, None, []))
