@@ -68,7 +68,7 @@ def iter_batches(path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS, columns
     names its own), and `label` is what errors call the file (an object's URI rather than its local copy)."""
     if chunk_rows < 1:
         raise DataFileError(f"chunk_rows must be at least 1, not {chunk_rows}")
-    file = _checked_path(path)
+    file = _checked_path(path, label)
     name = label or str(file)
     if _is_parquet(file, name):
         _check_columns(list(_parquet_schema(file, name).names), columns, name)
@@ -101,20 +101,21 @@ def _selected(schema: pa.Schema, columns: list[str] | None) -> pa.Schema:
     return schema if columns is None else pa.schema([schema.field(c) for c in columns])
 
 
-def _checked_path(path: str | Path) -> Path:
+def _checked_path(path: str | Path, label: str | None = None) -> Path:
     file = Path(path)
+    shown = label or str(file)
     if not file.exists():
-        raise DataFileError(f"{file}: no such file; give the path of a CSV or Parquet file")
+        raise DataFileError(f"{shown}: no such file; give the path of a CSV or Parquet file")
     if file.is_dir():
-        raise DataFileError(f"{file} is a directory; give a CSV or Parquet file inside it")
+        raise DataFileError(f"{shown} is a directory; give a CSV or Parquet file inside it")
     try:
         size = file.stat().st_size
         with file.open("rb"):
             pass
     except OSError as e:
-        raise DataFileError(f"{file}: cannot be read ({e.strerror}); check its permissions") from None
+        raise DataFileError(f"{shown}: cannot be read ({e.strerror}); check its permissions") from None
     if size == 0:
-        raise DataFileError(f"{file}: the file is empty; a CSV needs at least a header line, a Parquet file "
+        raise DataFileError(f"{shown}: the file is empty; a CSV needs at least a header line, a Parquet file "
                             "its footer")
     return file
 

@@ -275,3 +275,14 @@ def test_a_large_object_is_read_chunk_by_chunk_and_sketched_as_a_whole(tmp_path:
     assert feature.numeric.mean == pytest.approx(values.mean()) and feature.numeric.max == rows - 1
     with pytest.raises(ObjectNotFoundError):
         list(read_tables(executor, ["s3://bkt/big/missing.csv"], None, None, []))
+
+
+def test_an_empty_or_broken_object_is_named_by_its_uri_not_the_stores_file(tmp_path: Path) -> None:
+    executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
+    executor.write_bytes("s3://bkt/in/empty.csv", b"")
+    executor.write_bytes("s3://bkt/in/ragged.csv", b"a,b\n1,2\n3\n")
+    for uri, reason in (("s3://bkt/in/empty.csv", "the file is empty"),
+                        ("s3://bkt/in/ragged.csv", "not a readable CSV")):
+        with pytest.raises(MonitorDataError) as raised:
+            list(read_tables(executor, [uri], None, None, []))
+        assert str(raised.value).startswith(f"{uri}: {reason}") and str(tmp_path) not in str(raised.value)
