@@ -58,12 +58,16 @@ def read_tables(executor: Executor, objects: Sequence[str], columns: Sequence[st
     for uri in objects:
         named = columns is not None and not uri.rsplit("/", 1)[-1].lower().endswith((".parquet", ".pq"))
         with executor.local_file(uri) as path:
+            if path.stat().st_size == 0:
+                raise MonitorDataError(f"{uri}: the object is empty; nothing to sketch or compare (write the "
+                                       "data before its marker, or remove the empty object)")
             try:
                 for chunk in iter_batches(path, names=columns if named else None, label=uri):
                     yield monitored(chunk, uri, features, exclude)
             except DataFileError as e:
                 if named:
+                    detail = str(e).removeprefix(f"{uri}: ")
                     raise MonitorDataError(f"{uri}: not a header-less CSV of the {len(columns or [])} columns "
-                                           f"named in the spec ({', '.join(columns or [])}): {e}; fix the data or "
-                                           "the column names") from None
+                                           f"named in the spec ({', '.join(columns or [])}): {detail}; fix the "
+                                           "data or the column names") from None
                 raise MonitorDataError(str(e)) from None

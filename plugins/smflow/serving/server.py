@@ -85,6 +85,11 @@ def cpu_count() -> int:
 
 
 SUPERVISOR_POLL_SECONDS = 1.0
+LOAD_POLL_SECONDS = 0.05
+
+
+class StoppedWhileLoading(Exception):
+    """A worker told to stop before its model had loaded (it never listened)."""
 
 
 async def _exit_with_supervisor(supervisor: int, stop: asyncio.Event) -> None:
@@ -114,7 +119,7 @@ class ModelServer:
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
 
-    async def start(self) -> int:
+    async def start(self, stop: asyncio.Event | None = None) -> int:
         """Listen, announce the port, start loading; returns the port.
 
         A worker of a multi-worker server (`reuse_port`) loads first and listens after: the kernel hands each new
@@ -122,7 +127,13 @@ class ModelServer:
         its supervisor announces the server once every worker listens, hence serves."""
         loop = asyncio.get_running_loop()
         if self.config.reuse_port:
-            await loop.run_in_executor(None, self.app.load)
+            # A daemon thread, polled: a stop (SIGTERM, or the supervisor gone) while a large model loads ends
+            # the worker now, not once loading is done (an executor thread would hold the exit until then).
+            threading.Thread(target=self.app.load, name="smflow-model-load", daemon=True).start()
+            while not self.app.loaded.is_set():
+                if stop is not None and stop.is_set():
+                    raise StoppedWhileLoading
+                await asyncio.sleep(LOAD_POLL_SECONDS)
             if self.app.load_error is not None:
                 raise ModelLoadError(f"the model did not load: {self.app.load_error}")
         self.tracker = tracker = ConnectionTracker()
@@ -165,16 +176,17 @@ class ModelServer:
 async def _serve(config: ServerConfig, stop: asyncio.Event, on_listening: Callable[[ModelServer], None]) -> int:
     server = ModelServer(config)
     try:
-        await server.start()
+        await server.start(stop)
     except OSError as e:
         server.dispatcher.shutdown()
         shutil.rmtree(server.scratch, ignore_errors=True)
         raise ServerConfigError(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}") from None
-    except ModelLoadError as e:  # a worker, which loads before it listens
-        print(f"model server: {e}", file=sys.stderr, flush=True)
+    except (ModelLoadError, StoppedWhileLoading) as e:  # a worker, which loads before it listens
+        stopped = isinstance(e, StoppedWhileLoading)
+        print(f"model server: {'stopped while the model loaded' if stopped else e}", file=sys.stderr, flush=True)
         server.dispatcher.shutdown()
         shutil.rmtree(server.scratch, ignore_errors=True)
-        return EXIT_LOAD_FAILED
+        return 0 if stopped else EXIT_LOAD_FAILED
     on_listening(server)
     waiting = asyncio.ensure_future(server.wait_loaded())
     stopping = asyncio.ensure_future(stop.wait())

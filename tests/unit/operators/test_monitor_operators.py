@@ -281,7 +281,7 @@ def test_an_empty_or_broken_object_is_named_by_its_uri_not_the_stores_file(tmp_p
     executor = LocalExecutor(tmp_path / "home", tmp_path / "store")
     executor.write_bytes("s3://bkt/in/empty.csv", b"")
     executor.write_bytes("s3://bkt/in/ragged.csv", b"a,b\n1,2\n3\n")
-    for uri, reason in (("s3://bkt/in/empty.csv", "the file is empty"),
+    for uri, reason in (("s3://bkt/in/empty.csv", "the object is empty"),
                         ("s3://bkt/in/ragged.csv", "not a readable CSV")):
         with pytest.raises(MonitorDataError) as raised:
             list(read_tables(executor, [uri], None, None, []))

@@ -391,3 +391,31 @@ def test_a_server_runs_one_worker_per_cpu_unless_told_and_a_multi_model_server_o
     assert worker_count(ServerConfig.model_validate(pinned)) == 1
     multi = {"mode": "MultiModel", "containers": [{"name": "m"}], "multi_model": {"model_root": "/tmp/root"}}
     assert worker_count(ServerConfig.model_validate(multi)) == 1
+
+
+def test_a_worker_told_to_stop_while_its_model_loads_exits_at_once(tmp_path: Path) -> None:
+    """SIGTERM during a long model_fn: the supervisor and its workers are gone in seconds, not after the load."""
+    slow = write_model(tmp_path / "slow", source="""
+        import time
+        def model_fn(model_dir):
+            time.sleep(60)
+        def transform_fn(model, body, content_type, accept):
+            return "late", "text/plain"
+    """)
+    config = tmp_path / "server.json"
+    config.write_text(json.dumps({"containers": [{"name": "m", "model_dir": str(slow)}], "workers": 2}))
+    process = subprocess.Popen([sys.executable, "-m", "smflow.serving.server", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)  # the workers are in model_fn by now
+        assert process.poll() is None
+        started = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(20) == 0
+        assert time.monotonic() - started < 10
+        _, stderr = process.communicate(timeout=5)
+        assert "stopped while the model loaded" in stderr and "Traceback" not in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
