@@ -88,7 +88,7 @@ SUPERVISOR_POLL_SECONDS = 1.0
 LOAD_POLL_SECONDS = 0.05
 
 
-class StoppedWhileLoading(Exception):
+class StoppedWhileLoading(SmflowError):
     """A worker told to stop before its model had loaded (it never listened)."""
 
 
